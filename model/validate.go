@@ -1,0 +1,270 @@
+package model
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+)
+
+// ValidationError names the JSON path of a bad value, e.g.
+// `ports[3].mac_address: invalid MAC "zz"`.
+type ValidationError struct {
+	Path   string
+	Reason string
+}
+
+func (e *ValidationError) Error() string {
+	if e.Path == "" {
+		return e.Reason
+	}
+	return e.Path + ": " + e.Reason
+}
+
+func verr(path, format string, args ...any) error {
+	return &ValidationError{Path: path, Reason: fmt.Sprintf(format, args...)}
+}
+
+// IsUUID reports whether s is a canonical 8-4-4-4-12 hex UUID (any case).
+// Every id that becomes a path, a device name or a dnsmasq tag is checked
+// with it.
+func IsUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < 36; i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// ValidateID returns an error naming path when id is not a UUID.
+func ValidateID(path, id string) error {
+	if !IsUUID(id) {
+		return verr(path, "not a UUID: %q", id)
+	}
+	return nil
+}
+
+// hasControl reports a control character (C0, DEL) in s.
+func hasControl(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == 0x7f {
+			return true
+		}
+	}
+	return false
+}
+
+// checkText rejects control characters left after neutron's cut at the first
+// newline: such a value could otherwise start a new dnsmasq directive.
+func checkText(path, s string) error {
+	if hasControl(TrimToFirstLine(s)) {
+		return verr(path, "control character in %q", s)
+	}
+	return nil
+}
+
+// checkName validates a hostname or fqdn that goes into dhcp-host and
+// addn-hosts lines: no control characters, white space or commas.
+func checkName(path, s string) error {
+	s = TrimToFirstLine(s)
+	if strings.ContainsAny(s, " \t,#\\") || hasControl(s) {
+		return verr(path, "invalid DNS name %q", s)
+	}
+	return nil
+}
+
+// Validate checks everything the agent later trusts: ids are UUIDs, CIDRs,
+// IPs and MACs parse, names and option values cannot inject a dnsmasq
+// directive. The first problem found is returned with its JSON path.
+func (n *Network) Validate() error {
+	if err := ValidateID("id", n.ID); err != nil {
+		return err
+	}
+	if n.MTU < 0 || n.MTU > 65535 {
+		return verr("mtu", "out of range: %d", n.MTU)
+	}
+	seen := map[string]bool{}
+	for i, s := range n.Subnets {
+		if err := s.validate(fmt.Sprintf("subnets[%d]", i)); err != nil {
+			return err
+		}
+		if seen[s.ID] {
+			return verr(fmt.Sprintf("subnets[%d].id", i), "duplicate subnet %s", s.ID)
+		}
+		seen[s.ID] = true
+	}
+	for i, s := range n.NonLocalSubnets {
+		if err := s.validate(fmt.Sprintf("non_local_subnets[%d]", i)); err != nil {
+			return err
+		}
+	}
+	for i, p := range n.Ports {
+		if err := p.validate(fmt.Sprintf("ports[%d]", i)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Subnet) validate(path string) error {
+	if s == nil {
+		return verr(path, "null subnet")
+	}
+	if err := ValidateID(path+".id", s.ID); err != nil {
+		return err
+	}
+	if s.IPVersion != 4 && s.IPVersion != 6 {
+		return verr(path+".ip_version", "must be 4 or 6, got %d", s.IPVersion)
+	}
+	p, err := netip.ParsePrefix(s.CIDR)
+	if err != nil {
+		return verr(path+".cidr", "invalid CIDR %q", s.CIDR)
+	}
+	if (p.Addr().Is4() && s.IPVersion != 4) || (!p.Addr().Is4() && s.IPVersion != 6) {
+		return verr(path+".cidr", "%s is not an IPv%d prefix", s.CIDR, s.IPVersion)
+	}
+	if s.GatewayIP != "" {
+		if _, err := netip.ParseAddr(s.GatewayIP); err != nil {
+			return verr(path+".gateway_ip", "invalid IP %q", s.GatewayIP)
+		}
+	}
+	for _, m := range []struct{ name, v string }{{"ipv6_ra_mode", s.IPv6RAMode}, {"ipv6_address_mode", s.IPv6AddressMode}} {
+		switch m.v {
+		case "", IPv6ModeSLAAC, IPv6ModeDHCPv6Stateful, IPv6ModeDHCPv6Stateless:
+		default:
+			return verr(path+"."+m.name, "unknown mode %q", m.v)
+		}
+	}
+	for j, ap := range s.AllocationPools {
+		for _, e := range []struct{ name, v string }{{"start", ap.Start}, {"end", ap.End}} {
+			if _, err := netip.ParseAddr(e.v); err != nil {
+				return verr(fmt.Sprintf("%s.allocation_pools[%d].%s", path, j, e.name), "invalid IP %q", e.v)
+			}
+		}
+	}
+	for j, r := range s.HostRoutes {
+		rp := fmt.Sprintf("%s.host_routes[%d]", path, j)
+		if _, err := netip.ParsePrefix(r.Destination); err != nil {
+			return verr(rp+".destination", "invalid CIDR %q", r.Destination)
+		}
+		if _, err := netip.ParseAddr(r.Nexthop); err != nil {
+			return verr(rp+".nexthop", "invalid IP %q", r.Nexthop)
+		}
+	}
+	for j, ns := range s.DNSNameservers {
+		if _, err := netip.ParseAddr(ns); err != nil {
+			return verr(fmt.Sprintf("%s.dns_nameservers[%d]", path, j), "invalid IP %q", ns)
+		}
+	}
+	if s.SegmentID != "" {
+		if err := ValidateID(path+".segment_id", s.SegmentID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *Port) validate(path string) error {
+	if p == nil {
+		return verr(path, "null port")
+	}
+	if err := ValidateID(path+".id", p.ID); err != nil {
+		return err
+	}
+	if _, err := net.ParseMAC(p.MACAddress); err != nil || len(p.MACAddress) != 17 {
+		return verr(path+".mac_address", "invalid MAC %q", p.MACAddress)
+	}
+	if err := checkText(path+".device_id", p.DeviceID); err != nil {
+		return err
+	}
+	if err := checkText(path+".device_owner", p.DeviceOwner); err != nil {
+		return err
+	}
+	for j, f := range p.FixedIPs {
+		fp := fmt.Sprintf("%s.fixed_ips[%d]", path, j)
+		if err := ValidateID(fp+".subnet_id", f.SubnetID); err != nil {
+			return err
+		}
+		if _, err := netip.ParseAddr(f.IPAddress); err != nil {
+			return verr(fp+".ip_address", "invalid IP %q", f.IPAddress)
+		}
+	}
+	for j, o := range p.ExtraDHCPOpts {
+		op := fmt.Sprintf("%s.extra_dhcp_opts[%d]", path, j)
+		if err := checkText(op+".opt_name", o.OptName); err != nil {
+			return err
+		}
+		if strings.TrimSpace(TrimToFirstLine(o.OptName)) == "" {
+			return verr(op+".opt_name", "empty option name")
+		}
+		if err := checkText(op+".opt_value", o.OptValue); err != nil {
+			return err
+		}
+		if o.IPVersion != 0 && o.IPVersion != 4 && o.IPVersion != 6 {
+			return verr(op+".ip_version", "must be 4 or 6, got %d", o.IPVersion)
+		}
+	}
+	for j, d := range p.DNSAssignment {
+		dp := fmt.Sprintf("%s.dns_assignment[%d]", path, j)
+		if err := checkName(dp+".hostname", d.Hostname); err != nil {
+			return err
+		}
+		if err := checkName(dp+".fqdn", d.FQDN); err != nil {
+			return err
+		}
+		if _, err := netip.ParseAddr(d.IPAddress); err != nil {
+			return verr(dp+".ip_address", "invalid IP %q", d.IPAddress)
+		}
+	}
+	return nil
+}
+
+// DecodeNetwork parses one network in the get_network_info format and
+// validates it. Errors name the JSON path of the problem. Keys starting with
+// "_" (test-harness annotations) are ignored like any unknown key.
+func DecodeNetwork(data []byte) (*Network, error) {
+	var n Network
+	if err := decodeStrict(data, &n); err != nil {
+		return nil, err
+	}
+	if err := n.Validate(); err != nil {
+		return nil, err
+	}
+	return &n, nil
+}
+
+// decodeStrict decodes JSON, turning encoding/json's errors into ones that
+// carry the field path.
+func decodeStrict(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(v); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return verr(te.Field, "expected %s, got JSON %s", te.Type, te.Value)
+		}
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			return verr("", "invalid JSON at byte %d: %v", se.Offset, err)
+		}
+		return verr("", "invalid JSON: %v", err)
+	}
+	if dec.More() {
+		return verr("", "trailing data after the JSON object")
+	}
+	return nil
+}
