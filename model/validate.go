@@ -268,3 +268,11 @@ func decodeStrict(data []byte, v any) error {
 	}
 	return nil
 }
+
+// Validate checks one port (as carried by a port notification).
+func (p *Port) Validate() error {
+	if err := p.validate("port"); err != nil {
+		return err
+	}
+	return ValidateID("port.network_id", p.NetworkID)
+}
