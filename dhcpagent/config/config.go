@@ -17,7 +17,7 @@ type Config struct {
 	DHCPLeaseDuration  int    // dhcp_lease_duration (86400; -1 = infinite)
 	DNSDomain          string // dns_domain (openstacklocal)
 	Debug              bool   // debug
-	TransportURL       string // transport_url
+	TransportURL       string // transport_url (rabbit://, oslo.messaging's default)
 	ControlExchange    string // control_exchange (neutron)
 	RPCResponseTimeout int    // rpc_response_timeout (60)
 
@@ -58,6 +58,9 @@ type Config struct {
 
 	// set when the $state_path-relative default is in use
 	dhcpConfsDerived, externalPidsDerived, metadataSocketDerived bool
+	// set when [OVS] integration_bridge was given explicitly (it then wins
+	// over the deprecated [DEFAULT] ovs_integration_bridge)
+	ovsBridgeExplicit bool
 }
 
 // AgentConfig is the [AGENT] group.
@@ -114,6 +117,7 @@ func Defaults() *Config {
 		Host:               host,
 		DHCPLeaseDuration:  86400,
 		DNSDomain:          "openstacklocal",
+		TransportURL:       "rabbit://",
 		ControlExchange:    "neutron",
 		RPCResponseTimeout: 60,
 
