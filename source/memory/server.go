@@ -73,13 +73,16 @@ func (s *Server) SetNotify(fn model.NotificationFunc) {
 	s.notify = fn
 }
 
-// Put stores a copy of n, replacing the network with the same id, and
+// Put stores a copy of n, replacing the network with the same id (subnets
+// and ports without network_id get n's id, as the server always sends it),
+// and
 // sends the notifications for the difference (see Diff) to the callback,
 // in order, before returning. The callback must not call Put or Delete.
 func (s *Server) Put(n *model.Network) {
 	s.putMu.Lock()
 	defer s.putMu.Unlock()
 	c := n.Clone()
+	fillNetworkID(c)
 	s.mu.Lock()
 	old := s.nets[c.ID]
 	s.nets[c.ID] = c
@@ -97,6 +100,19 @@ func (s *Server) Delete(id string) bool {
 	s.mu.Unlock()
 	s.emit(Diff(old, nil))
 	return old != nil
+}
+
+func fillNetworkID(n *model.Network) {
+	for _, sn := range n.AllSubnets() {
+		if sn.NetworkID == "" {
+			sn.NetworkID = n.ID
+		}
+	}
+	for _, p := range n.Ports {
+		if p.NetworkID == "" {
+			p.NetworkID = n.ID
+		}
+	}
 }
 
 func (s *Server) emit(notes []model.Notification) {
