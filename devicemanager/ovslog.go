@@ -20,8 +20,10 @@ func newOVSDBLogger(log *slog.Logger) logr.Logger {
 	return logr.New(&slogSink{log: log.With("component", "libovsdb")})
 }
 
-func (s *slogSink) Init(logr.RuntimeInfo)  {}
-func (s *slogSink) Enabled(level int) bool { return level == 0 && s.log.Enabled(context.Background(), slog.LevelDebug) }
+func (s *slogSink) Init(logr.RuntimeInfo) {}
+func (s *slogSink) Enabled(level int) bool {
+	return level == 0 && s.log.Enabled(context.Background(), slog.LevelDebug)
+}
 
 func (s *slogSink) Info(level int, msg string, kv ...any) {
 	if level > 0 {

@@ -46,3 +46,11 @@ func kernelIPv6Enabled() bool {
 	}
 	return strings.TrimSpace(string(b)) == "0"
 }
+
+// writeRootSysctl sets a sysctl in the agent's own namespace.
+func writeRootSysctl(s Sysctl) error {
+	if err := os.WriteFile(sysctlPath(s.Key), []byte(s.Value), 0o644); err != nil {
+		return fmt.Errorf("sysctl %s=%s: %w", s.Key, s.Value, err)
+	}
+	return nil
+}

@@ -1,0 +1,110 @@
+package devicemanager
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// plug creates (or reuses) the OVS internal port, waits for ovs-vswitchd to
+// create its tap in the root namespace and moves it into the plan's
+// namespace with the port's MAC, the network's MTU, up. A dead device of the
+// same name in the namespace (left by an ovs-vswitchd restart) is replaced.
+func (m *Manager) plug(ctx context.Context, nsh *netlink.Handle, p *Plan, mac net.HardwareAddr) error {
+	created, err := m.ovs.ensurePort(ctx, internalPort{
+		Bridge:      p.Bridge,
+		Name:        p.Device,
+		ExternalIDs: p.ExternalIDs,
+		MTU:         p.MTU,
+	})
+	if err != nil {
+		return err
+	}
+	m.log.Info("plugging DHCP device", "device", p.Device, "bridge", p.Bridge, "namespace", p.Namespace,
+		"mac", p.MAC, "mtu", p.MTU, "ovs_port_created", created)
+
+	root, err := rootHandle()
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	if !created {
+		// the row existed; if its device is nowhere (the namespace holding
+		// it was deleted, quirk 4), ovs-vswitchd will not make a new one:
+		// recreate the row
+		inRoot, err := linkByName(root, p.Device)
+		if err != nil {
+			return err
+		}
+		inNS, err := linkByName(nsh, p.Device)
+		if err != nil {
+			return err
+		}
+		if inRoot == nil && inNS == nil {
+			m.log.Info("OVS port has no device, recreating it", "device", p.Device)
+			if _, err := m.ovs.deletePort(ctx, p.Device); err != nil {
+				return err
+			}
+			if _, err := m.ovs.ensurePort(ctx, internalPort{Bridge: p.Bridge, Name: p.Device, ExternalIDs: p.ExternalIDs, MTU: p.MTU}); err != nil {
+				return err
+			}
+		}
+	}
+	wctx, cancel := context.WithTimeout(ctx, m.timeout)
+	defer cancel()
+	l, err := waitLink(wctx, root, p.Device)
+	if err != nil {
+		return err
+	}
+	return moveIntoNamespace(root, nsh, p.Namespace, l, mac, p.MTU)
+}
+
+// unplug removes a device: its OVS port if there is one (ovs-vswitchd then
+// destroys the tap wherever it is), and the device itself if it is still in
+// the namespace (a veth or a device OVS does not know).
+func (m *Manager) unplug(ctx context.Context, nsh *netlink.Handle, ns, dev string) error {
+	var errs []error
+	if _, err := m.ovs.deletePort(ctx, dev); err != nil {
+		errs = append(errs, err)
+	}
+	if nsh != nil {
+		l, err := linkByName(nsh, dev)
+		if err != nil {
+			errs = append(errs, err)
+		} else if l != nil {
+			if err := nsh.LinkDel(l); err != nil && !errors.Is(err, unix.ENODEV) {
+				errs = append(errs, fmt.Errorf("delete %s in %s: %w", dev, ns, err))
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("unplug %s: %w", dev, err)
+	}
+	m.log.Info("unplugged device", "device", dev, "namespace", ns)
+	return nil
+}
+
+// cleanupStaleDevices unplugs every device in the namespace except lo and
+// keep (neutron's _cleanup_stale_devices). Failures are logged, not
+// returned.
+func (m *Manager) cleanupStaleDevices(ctx context.Context, nsh *netlink.Handle, ns, keep string) error {
+	links, err := retryDump(nsh.LinkList)
+	if err != nil {
+		return fmt.Errorf("list devices in %s: %w", ns, err)
+	}
+	for _, l := range links {
+		name := l.Attrs().Name
+		if name == "lo" || name == keep {
+			continue
+		}
+		m.log.Info("found stale device, deleting", "device", name, "namespace", ns)
+		if err := m.unplug(ctx, nsh, ns, name); err != nil {
+			m.log.Warn("stale device cleanup", "device", name, "namespace", ns, "err", err)
+		}
+	}
+	return nil
+}
