@@ -51,7 +51,6 @@ type Source struct {
 	notify   model.NotificationFunc
 	watcher  *fsnotify.Watcher
 	due      chan string
-	stopped  chan struct{}
 	done     chan struct{}
 	cancel   context.CancelFunc
 	tmu      sync.Mutex // guards timers, closed
@@ -82,7 +81,6 @@ func New(dir, stateDir, host string, log *slog.Logger) *Source {
 		owned:    make(map[string][]*model.Port),
 		errs:     make(map[string]error),
 		due:      make(chan string, 64),
-		stopped:  make(chan struct{}),
 		timers:   make(map[string]*time.Timer),
 	}
 }
@@ -161,7 +159,6 @@ func (s *Source) Close() error {
 			delete(s.timers, p)
 		}
 		s.tmu.Unlock()
-		close(s.stopped)
 		if s.watcher != nil {
 			err = s.watcher.Close()
 		}

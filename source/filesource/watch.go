@@ -69,7 +69,7 @@ func (s *Source) schedule(path string) {
 		s.tmu.Unlock()
 		select {
 		case s.due <- path:
-		case <-s.stopped:
+		case <-s.done: // the loop ended (Close or Start's ctx)
 		}
 	})
 }
