@@ -18,7 +18,9 @@ import (
 )
 
 // The test binary doubles as the daemons under test:
-//   <exe> procmon-helper <mode> <uuid> <pidfile>
+//
+//	<exe> procmon-helper <mode> <uuid> <pidfile>
+//
 // modes: daemon (fork a setsid child that writes the pid file, parent exits
 // 0 once it exists), sleep (write own pid, sleep), crash (write own pid,
 // exit 1 after 50 ms), stubborn (ignore SIGTERM, write own pid, sleep).

@@ -105,4 +105,3 @@ func TestDaemonInNetns(t *testing.T) {
 		t.Errorf("Daemon with a bad dnsmasq option: %v", err)
 	}
 }
-
