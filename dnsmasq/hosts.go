@@ -34,9 +34,27 @@ func requiresDHCP(p *model.Port) bool {
 // network order, each port's fixed IPs with the dhcpv6-stateless ones
 // first; with merge (and dnsmasq_enable_addr6_list) the addresses of one
 // dhcpv6-stateful subnet become a single entry placed after the others.
+// The entries are computed once per view and shared by the files.
 func (v *view) eachHost(merge bool, fn func(*hostEntry)) {
 	merge = merge && v.conf.DnsmasqEnableAddr6List
-	var e hostEntry
+	list := &v.plainHosts
+	if merge {
+		list = &v.mergedHosts
+	}
+	if *list == nil {
+		*list = v.collectHosts(merge)
+	}
+	for i := range *list {
+		fn(&(*list)[i])
+	}
+}
+
+func (v *view) collectHosts(merge bool) []hostEntry {
+	n := 0
+	for _, p := range v.net.Ports {
+		n += len(p.FixedIPs)
+	}
+	out := make([]hostEntry, 0, n)
 	var fips []model.FixedIP
 	for _, p := range v.net.Ports {
 		if !requiresDHCP(p) {
@@ -47,22 +65,26 @@ func (v *view) eachHost(merge bool, fn func(*hostEntry)) {
 			fips = v.mergeAddr6(fips)
 		}
 		for _, f := range fips {
-			e = hostEntry{port: p, ip: f.IPAddress, subnetID: f.SubnetID}
+			e := hostEntry{port: p, ip: f.IPAddress, subnetID: f.SubnetID}
 			if s, ok := v.v6ByID[f.SubnetID]; ok {
 				e.noDHCP = s.IPv6AddressMode == model.IPv6ModeSLAAC || s.IPv6AddressMode == model.IPv6ModeDHCPv6Stateless
 				e.noOpts = s.IPv6AddressMode == model.IPv6ModeSLAAC
 				e.tag = v.hostDHCPv6
 			}
 			e.hostname, e.fqdn = v.dnsNames(e.ip, p.DNSAssignment)
-			fn(&e)
+			out = append(out, e)
 		}
 	}
+	return out
 }
 
 // sortFixedIPs appends in to out with the IPs on dhcpv6-stateless subnets
 // first, the order otherwise kept (dnsmasq reads the hosts file from the
 // end and would otherwise answer DHCPv4 with the address-less entry).
 func (v *view) sortFixedIPs(out, in []model.FixedIP) []model.FixedIP {
+	if len(v.v6ByID) == 0 {
+		return append(out, in...)
+	}
 	for _, f := range in {
 		if v.isStateless(f.SubnetID) {
 			out = append(out, f)
@@ -124,14 +146,14 @@ func dnsmasqAddr(s string) string {
 // is split the way neutron splits it, so only its first address can match.
 func (v *view) dnsNames(ip string, das []model.DNSAssignment) (string, string) {
 	addrs := []string{ip}
-	if strings.ContainsAny(ip, "[]") {
+	if strings.IndexByte(ip, '[') >= 0 || strings.IndexByte(ip, ']') >= 0 {
 		addrs = strings.Split(strings.ReplaceAll(ip, "[", ""), "]")
 	}
 	if len(das) > 0 {
 		for _, a := range addrs {
 			for i := len(das) - 1; i >= 0; i-- {
 				if das[i].IPAddress == a {
-					return model.TrimToFirstLine(das[i].Hostname), model.TrimToFirstLine(das[i].FQDN)
+					return firstLine(das[i].Hostname), firstLine(das[i].FQDN)
 				}
 			}
 		}
@@ -157,19 +179,27 @@ func generatedHostname(ip string) string {
 	return string(b)
 }
 
+// firstLine cuts s at the first newline, as neutron cuts names and values.
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
 // clientID is the value of the port's first client-id (or 61) option, cut
 // at the first newline, and whether the port has one.
 func clientID(p *model.Port) (string, bool) {
 	for _, o := range p.ExtraDHCPOpts {
 		if isClientIDOpt(o) {
-			return model.TrimToFirstLine(o.OptValue), true
+			return firstLine(o.OptValue), true
 		}
 	}
 	return "", false
 }
 
 func isClientIDOpt(o model.ExtraDHCPOpt) bool {
-	n := model.TrimToFirstLine(o.OptName)
+	n := firstLine(o.OptName)
 	return n == model.ClientIDOptName || n == model.ClientIDOptNumber
 }
 

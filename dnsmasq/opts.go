@@ -185,7 +185,7 @@ func (v *view) portOpts(o *optsWriter, noNameservers map[string]bool) {
 				}
 				ver := opt.Version()
 				if ver == 4 && has4 || ver == 6 && has6 {
-					o.option(ver, "port-"+p.ID, model.TrimToFirstLine(opt.OptName), model.TrimToFirstLine(opt.OptValue))
+					o.option(ver, "port-"+p.ID, firstLine(opt.OptName), firstLine(opt.OptValue))
 				}
 			}
 		}

@@ -106,6 +106,8 @@ type view struct {
 	iface      string
 	dnsDomain  string
 	hostDHCPv6 string // "tag:dhcpv6," when host tags are supported
+
+	plainHosts, mergedHosts []hostEntry // see eachHost
 }
 
 func newView(in *Input) (*view, error) {

@@ -3,7 +3,6 @@ package dnsmasq
 import (
 	"fmt"
 	"net/netip"
-	"strings"
 
 	"qdhcp/dhcpagent/config"
 	"qdhcp/model"
@@ -14,7 +13,8 @@ import (
 // model.Validate: ids are UUIDs, IPs parse and carry no IPv6 zone (netip
 // accepts any text after '%', a newline included), MACs are MACs, and the
 // text values left after neutron's cut at the first newline hold no
-// control characters. Errors are *model.ValidationError naming the JSON
+// control characters (a dns_assignment ip_address is only compared, never
+// written). Errors are *model.ValidationError naming the JSON
 // path (config values are named by their option).
 func checkInput(n *model.Network, c *config.Config) error {
 	if !model.IsUUID(n.ID) {
@@ -52,63 +52,59 @@ func checkSubnet(path string, s *model.Subnet) error {
 	if _, err := netip.ParsePrefix(s.CIDR); err != nil {
 		return bad(path+".cidr", "invalid CIDR %q", s.CIDR)
 	}
-	if s.GatewayIP != "" {
-		if err := checkIP(path+".gateway_ip", s.GatewayIP); err != nil {
-			return err
-		}
+	if s.GatewayIP != "" && !validIP(s.GatewayIP) {
+		return bad(path+".gateway_ip", "invalid IP %q", s.GatewayIP)
 	}
 	for j, ns := range s.DNSNameservers {
-		if err := checkIP(fmt.Sprintf("%s.dns_nameservers[%d]", path, j), ns); err != nil {
-			return err
+		if !validIP(ns) {
+			return bad(fmt.Sprintf("%s.dns_nameservers[%d]", path, j), "invalid IP %q", ns)
 		}
 	}
 	for j, r := range s.HostRoutes {
-		rp := fmt.Sprintf("%s.host_routes[%d]", path, j)
 		if _, err := netip.ParsePrefix(r.Destination); err != nil {
-			return bad(rp+".destination", "invalid CIDR %q", r.Destination)
+			return bad(fmt.Sprintf("%s.host_routes[%d].destination", path, j), "invalid CIDR %q", r.Destination)
 		}
-		if err := checkIP(rp+".nexthop", r.Nexthop); err != nil {
-			return err
+		if !validIP(r.Nexthop) {
+			return bad(fmt.Sprintf("%s.host_routes[%d].nexthop", path, j), "invalid IP %q", r.Nexthop)
 		}
 	}
 	return nil
 }
 
+// checkPort builds the JSON path only for a bad value: it runs for every
+// port of every rendering.
 func checkPort(i int, p *model.Port) error {
-	path := fmt.Sprintf("ports[%d]", i)
-	if p == nil {
-		return bad(path, "null port")
+	at := func(format string, args ...any) string {
+		return fmt.Sprintf("ports[%d]", i) + fmt.Sprintf(format, args...)
 	}
-	if !model.IsUUID(p.ID) {
-		return bad(path+".id", "not a UUID: %q", p.ID)
+	if p == nil {
+		return bad(at(""), "null port")
+	}
+	if !isUUID(p.ID) {
+		return bad(at(".id"), "not a UUID: %q", p.ID)
 	}
 	if !isMAC(p.MACAddress) {
-		return bad(path+".mac_address", "invalid MAC %q", p.MACAddress)
+		return bad(at(".mac_address"), "invalid MAC %q", p.MACAddress)
 	}
 	for j, f := range p.FixedIPs {
-		if err := checkIP(fmt.Sprintf("%s.fixed_ips[%d].ip_address", path, j), f.IPAddress); err != nil {
-			return err
+		if !validIP(f.IPAddress) {
+			return bad(at(".fixed_ips[%d].ip_address", j), "invalid IP %q", f.IPAddress)
 		}
 	}
 	for j, o := range p.ExtraDHCPOpts {
-		op := fmt.Sprintf("%s.extra_dhcp_opts[%d]", path, j)
-		if hasControl(model.TrimToFirstLine(o.OptName)) {
-			return bad(op+".opt_name", "control character in %q", o.OptName)
+		if hasControl(firstLine(o.OptName)) {
+			return bad(at(".extra_dhcp_opts[%d].opt_name", j), "control character in %q", o.OptName)
 		}
-		if hasControl(model.TrimToFirstLine(o.OptValue)) {
-			return bad(op+".opt_value", "control character in %q", o.OptValue)
+		if hasControl(firstLine(o.OptValue)) {
+			return bad(at(".extra_dhcp_opts[%d].opt_value", j), "control character in %q", o.OptValue)
 		}
 	}
 	for j, d := range p.DNSAssignment {
-		dp := fmt.Sprintf("%s.dns_assignment[%d]", path, j)
-		if !isHostName(model.TrimToFirstLine(d.Hostname)) {
-			return bad(dp+".hostname", "invalid DNS name %q", d.Hostname)
+		if !isHostName(firstLine(d.Hostname)) {
+			return bad(at(".dns_assignment[%d].hostname", j), "invalid DNS name %q", d.Hostname)
 		}
-		if !isHostName(model.TrimToFirstLine(d.FQDN)) {
-			return bad(dp+".fqdn", "invalid DNS name %q", d.FQDN)
-		}
-		if err := checkIP(dp+".ip_address", d.IPAddress); err != nil {
-			return err
+		if !isHostName(firstLine(d.FQDN)) {
+			return bad(at(".dns_assignment[%d].fqdn", j), "invalid DNS name %q", d.FQDN)
 		}
 	}
 	return nil
@@ -135,13 +131,10 @@ func checkConf(c *config.Config) error {
 	return nil
 }
 
-// checkIP accepts an IP as netip parses it, without a zone.
-func checkIP(path, s string) error {
+// validIP accepts an IP as netip parses it, without a zone.
+func validIP(s string) bool {
 	a, err := netip.ParseAddr(s)
-	if err != nil || a.Zone() != "" {
-		return bad(path, "invalid IP %q", s)
-	}
-	return nil
+	return err == nil && a.Zone() == ""
 }
 
 // isMAC accepts the 17-character forms net.ParseMAC accepts for EUI-48.
@@ -161,7 +154,7 @@ func isMAC(s string) bool {
 			}
 			continue
 		}
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+		if !isHex[c] {
 			return false
 		}
 	}
@@ -170,7 +163,13 @@ func isMAC(s string) bool {
 
 // isHostName rejects what would split a hosts line or a dhcp-host field.
 func isHostName(s string) bool {
-	return !hasControl(s) && !strings.ContainsAny(s, " ,#\\")
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20, c == 0x7f, c == ' ', c == ',', c == '#', c == '\\':
+			return false
+		}
+	}
+	return true
 }
 
 // hasControl reports a C0 control character or DEL in s.
@@ -182,3 +181,26 @@ func hasControl(s string) bool {
 	}
 	return false
 }
+
+// isUUID is model.IsUUID with a table lookup (it runs for every port).
+func isUUID(s string) bool {
+	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
+		return false
+	}
+	for i := 0; i < 36; i++ {
+		if i == 8 || i == 13 || i == 18 || i == 23 {
+			continue
+		}
+		if !isHex[s[i]] {
+			return false
+		}
+	}
+	return true
+}
+
+var isHex = func() (t [256]bool) {
+	for _, c := range "0123456789abcdefABCDEF" {
+		t[c] = true
+	}
+	return t
+}()
