@@ -2,6 +2,7 @@ package devicemanager
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"os"
 	"reflect"
@@ -356,3 +357,44 @@ func TestWaitAddressReady(t *testing.T) {
 	}
 }
 
+// TestConcurrentNetworks sets up and destroys several networks at once, as
+// the agent's sync threads do.
+func TestConcurrentNetworks(t *testing.T) {
+	skipUnlessRoot(t)
+	m, _ := newRootManager(t, nil)
+	nets := make([]*testNet, 6)
+	for i := range nets {
+		nets[i] = newTestNet(t, m.IPv6Enabled(), 1450)
+	}
+	errs := make(chan error, len(nets))
+	for _, tn := range nets {
+		go func() {
+			dev := model.DeviceName("tap", tn.port.ID)
+			t.Cleanup(func() {
+				_ = m.Destroy(context.Background(), tn.net.ID, dev, nil)
+			})
+			if _, err := m.Setup(context.Background(), tn.net, tn.port); err != nil {
+				errs <- err
+				return
+			}
+			if hl, err := m.Check(context.Background(), tn.net, tn.port); err != nil || !hl.Healthy {
+				errs <- fmt.Errorf("check %s: %+v %v", dev, hl, err)
+				return
+			}
+			errs <- m.Destroy(context.Background(), tn.net.ID, dev, nil)
+		}()
+	}
+	for range nets {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	for _, tn := range nets {
+		if namespaceExists(NamespaceName(tn.net.ID)) {
+			t.Errorf("namespace of %s left", tn.net.ID)
+		}
+		if p, i := ovsRows(t, m, model.DeviceName("tap", tn.port.ID)); len(p)+len(i) != 0 {
+			t.Errorf("OVS rows of %s left", tn.port.ID)
+		}
+	}
+}
