@@ -195,6 +195,9 @@ func (m *Manager) apply(ctx context.Context, p *Plan) error {
 		return err
 	}
 	defer h.Close()
+	if err := loopbackUp(h); err != nil {
+		return fmt.Errorf("namespace %s: %w", p.Namespace, err)
+	}
 
 	ready, err := m.deviceReady(h, p)
 	if err != nil {
