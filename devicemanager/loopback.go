@@ -2,6 +2,7 @@ package devicemanager
 
 import (
 	"fmt"
+	"net"
 
 	"github.com/vishvananda/netlink"
 )
@@ -14,7 +15,7 @@ func loopbackUp(h *netlink.Handle) error {
 	if err != nil {
 		return fmt.Errorf("lo: %w", err)
 	}
-	if lo.Attrs().Flags&1 != 0 { // IFF_UP
+	if lo.Attrs().Flags&net.FlagUp != 0 {
 		return nil
 	}
 	if err := h.LinkSetUp(lo); err != nil {
