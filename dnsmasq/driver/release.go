@@ -89,7 +89,7 @@ func (d *Driver) release(ctx context.Context, netID string, paths dnsmasq.Paths,
 	if last != nil {
 		return fmt.Errorf("release %s: %w", r.IP, last)
 	}
-	d.log.Warn("lease still present after release", "network", netID, "ip", r.IP)
+	d.log.Warn("lease still present after release", "network", netID, "ip", r.IP, "argv", argv)
 	return nil
 }
 

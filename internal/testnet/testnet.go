@@ -153,3 +153,19 @@ func (c *Client) Ping(ip string) error {
 	}
 	return nil
 }
+
+// StateDir returns a fresh world-readable directory for a test's state_path
+// (dnsmasq re-reads its files after dropping root, so the path must be
+// traversable like /var/lib/neutron), removed when the test ends.
+func StateDir(t testing.TB) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "qdhcp-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
