@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // The test binary doubles as the daemons under test:
@@ -243,4 +245,8 @@ func tempPidFile(t testing.TB, uuid string) string {
 		t.Fatal(err)
 	}
 	return filepath.Join(dir, "pid")
+}
+
+func unixPrctlSubreaper(v uintptr) error {
+	return unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, v, 0, 0, 0)
 }

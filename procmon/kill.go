@@ -88,7 +88,7 @@ func (k Killer) Stop(service string, pid int, grace time.Duration) error {
 	}
 	defer p.close()
 	if grace > 0 {
-		if err := k.Signal(service, pid, syscall.SIGTERM); err != nil {
+		if err := k.signalFD(service, p, syscall.SIGTERM); err != nil {
 			return err
 		}
 		if p.waitTimeout(grace) {
@@ -96,13 +96,25 @@ func (k Killer) Stop(service string, pid int, grace time.Duration) error {
 			return nil
 		}
 	}
-	if err := k.Signal(service, pid, syscall.SIGKILL); err != nil {
+	if err := k.signalFD(service, p, syscall.SIGKILL); err != nil {
 		return err
 	}
 	if !p.waitTimeout(10 * time.Second) {
 		return fmt.Errorf("stop %s %d: %w", service, pid, ErrStillRunning)
 	}
 	p.reap()
+	return nil
+}
+
+// signalFD signals through the kill script if there is one, else through
+// the pidfd (immune to pid reuse).
+func (k Killer) signalFD(service string, p *pidFD, sig syscall.Signal) error {
+	if k.script(service) != "" {
+		return k.Signal(service, p.pid, sig)
+	}
+	if err := p.signal(sig); err != nil && !errors.Is(err, unix.ESRCH) {
+		return fmt.Errorf("signal %s %d: %w", service, p.pid, err)
+	}
 	return nil
 }
 

@@ -81,11 +81,17 @@ func (m *Monitor) watch(ctx context.Context, e *entry) {
 			cur.close()
 			cur = nil
 		}
-		if time.Now().Before(graceUntil) {
+		// Within the start grace a missing pid file, or one still naming
+		// the process that died before, means "not written yet"; a new pid
+		// that is already dead is a death.
+		if time.Now().Before(graceUntil) && (pid == 0 || pid == lastPid) {
 			m.sleep(ctx, e, 20*time.Millisecond, false)
 			continue
 		}
-		if m.dead(ctx, e, svc, lastPid, upSince) {
+		if pid == 0 {
+			pid = lastPid
+		}
+		if m.dead(ctx, e, svc, pid, upSince) {
 			graceUntil = time.Now().Add(m.cfg.StartGrace)
 		}
 		// until a new process shows up, a further death or failure counts
@@ -146,11 +152,21 @@ func (m *Monitor) dead(ctx context.Context, e *entry, svc Service, pid int, upSi
 	}
 	m.emit(Event{Kind: EventDied, Key: e.key, PID: pid, At: now, AfterReload: afterReload})
 
+	foundAtReload := false
 	if m.cfg.Interval <= 0 && !afterReload {
 		log.Warn(fmt.Sprintf("%s for %s is not running; not respawning (check_child_processes_interval = 0)", svc.Name, svc.UUID))
-		e.reloadedAt.Store(0)
-		m.sleep(ctx, e, time.Hour, true) // until a CheckNow
-		return false
+		// wait for a reload (CheckNow) to find it dead
+		for !afterReload {
+			m.sleep(ctx, e, time.Hour, true)
+			if ctx.Err() != nil {
+				return false
+			}
+			if _, alive := Active(svc.PidFile, svc.UUID); alive {
+				return false // started again by someone else
+			}
+			afterReload = e.afterReload(time.Now(), m.cfg.ReloadWindow)
+		}
+		foundAtReload = true
 	}
 	if m.cfg.Action == ActionExit && !afterReload {
 		log.Error(fmt.Sprintf("%s for %s died; check_child_processes_action is exit, stopping the agent", svc.Name, svc.UUID))
@@ -169,9 +185,12 @@ func (m *Monitor) dead(ctx context.Context, e *entry, svc Service, pid int, upSi
 			return false
 		}
 	}
-	if afterReload {
+	switch {
+	case foundAtReload:
+		log.Warn(fmt.Sprintf("%s for %s found dead at reload, respawning", svc.Name, svc.UUID))
+	case afterReload:
 		log.Warn(fmt.Sprintf("%s for %s died after reload, respawning", svc.Name, svc.UUID))
-	} else {
+	default:
 		log.Warn(fmt.Sprintf("%s for %s died unexpectedly, respawning", svc.Name, svc.UUID))
 	}
 	e.reloadedAt.Store(0)
