@@ -146,7 +146,7 @@ func (m *Manager) lock(networkID string) func() {
 func (m *Manager) Setup(ctx context.Context, net *model.Network, port *model.Port) (string, error) {
 	p := m.Plan(net, port)
 	defer m.lock(net.ID)()
-	if err := m.apply(ctx, p); err != nil {
+	if err := m.apply(ctx, p, false); err != nil {
 		return "", fmt.Errorf("set up DHCP device %s for network %s: %w", p.Device, net.ID, err)
 	}
 	return p.Device, nil
@@ -178,8 +178,11 @@ func (m *Manager) Update(ctx context.Context, net *model.Network, port *model.Po
 	return nil
 }
 
-// apply runs the whole Setup sequence for a plan.
-func (m *Manager) apply(ctx context.Context, p *Plan) error {
+// apply runs the whole Setup sequence for a plan. When repairing, a failed
+// plug leaves the OVS port in place (ovs-vswitchd, once back, recreates its
+// tap for the next attempt) and is not an ErrPlug: the DHCP port must not
+// be released for it.
+func (m *Manager) apply(ctx context.Context, p *Plan, repair bool) error {
 	if err := ensureNamespace(p.Namespace); err != nil {
 		return err
 	}
@@ -217,6 +220,9 @@ func (m *Manager) apply(ctx context.Context, p *Plan) error {
 		}
 	} else {
 		if err := m.plug(ctx, h, p, mac); err != nil {
+			if repair {
+				return err
+			}
 			m.log.Error("unable to plug DHCP port, unplugging", "network", p.NetworkID, "device", p.Device, "err", err)
 			if uerr := m.unplug(ctx, h, p.Namespace, p.Device); uerr != nil {
 				m.log.Warn("unplug after failed plug", "device", p.Device, "err", uerr)

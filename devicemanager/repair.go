@@ -90,7 +90,7 @@ func (m *Manager) Repair(ctx context.Context, net *model.Network, port *model.Po
 	}
 	start := time.Now()
 	m.log.Warn("DHCP device unhealthy, re-plugging", "network", net.ID, "device", p.Device, "reason", hl.Reason)
-	if err := m.apply(ctx, p); err != nil {
+	if err := m.apply(ctx, p, true); err != nil {
 		return false, fmt.Errorf("repair %s for network %s: %w", p.Device, net.ID, err)
 	}
 	m.log.Info("DHCP device repaired", "network", net.ID, "device", p.Device, "took", time.Since(start))

@@ -2,6 +2,7 @@ package devicemanager
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -96,7 +97,6 @@ func TestOVSRestartRepair(t *testing.T) {
 
 	t.Cleanup(func() { startVswitchd(t) }) // never leave OVS down
 	stopVswitchd(t)
-	startVswitchd(t)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -105,7 +105,23 @@ func TestOVSRestartRepair(t *testing.T) {
 		t.Fatal(err)
 	}
 	if hl.Healthy {
-		t.Fatalf("Check sees %s healthy after the restart", dev)
+		t.Fatalf("Check sees %s healthy with ovs-vswitchd stopped", dev)
+	}
+	t.Logf("ovs-vswitchd stopped: %s", hl.Reason)
+	// a repair attempt while ovs-vswitchd is down fails but keeps the OVS
+	// port, so the restarted daemon recreates the tap
+	short, cancelShort := context.WithTimeout(ctx, 300*time.Millisecond)
+	if _, err := m.Repair(short, tn.net, tn.port); err == nil || errors.Is(err, ErrPlug) {
+		t.Fatalf("Repair with ovs-vswitchd down: %v", err)
+	}
+	cancelShort()
+	if ports, _ := ovsRows(t, m, dev); len(ports) != 1 {
+		t.Fatal("failed repair removed the OVS port")
+	}
+
+	startVswitchd(t)
+	if hl, err = m.Check(ctx, tn.net, tn.port); err != nil || hl.Healthy {
+		t.Fatalf("Check after the restart: %+v %v", hl, err)
 	}
 	t.Logf("after restart: %s", hl.Reason)
 
