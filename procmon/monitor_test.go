@@ -355,3 +355,42 @@ func TestMonitorRegistry(t *testing.T) {
 		t.Error("Register without pid file and respawn accepted")
 	}
 }
+
+// A Respawn that keeps failing is retried Burst times at once, then with
+// backoff, and each failure is counted and reported.
+func TestMonitorRespawnFailureBacksOff(t *testing.T) {
+	uuid := newUUID()
+	pidFile := tempPidFile(t, uuid) // never written: nothing runs
+	ev := newEvents()
+	var calls atomic.Int32
+	m := New(Config{
+		Interval:   time.Minute,
+		OnEvent:    ev.on,
+		StartGrace: 50 * time.Millisecond,
+		Backoff:    Backoff{Burst: 3, Initial: 100 * time.Millisecond, Max: time.Second},
+	})
+	boom := errors.New("boom")
+	if err := m.Register(Service{UUID: uuid, Name: "dnsmasq", PidFile: pidFile, Respawn: func(context.Context) error {
+		calls.Add(1)
+		return boom
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	runMonitor(t, m)
+	for range 3 {
+		if f := ev.next(t, EventRespawnFailed, 5*time.Second); !errors.Is(f.Err, boom) {
+			t.Fatalf("failure event %+v", f)
+		}
+	}
+	if b := ev.next(t, EventBackoff, 5*time.Second); b.Delay != 100*time.Millisecond {
+		t.Errorf("first backoff %s, want 100ms", b.Delay)
+	}
+	ev.next(t, EventRespawnFailed, 5*time.Second)
+	if b := ev.next(t, EventBackoff, 5*time.Second); b.Delay != 200*time.Millisecond {
+		t.Errorf("second backoff %s, want 200ms", b.Delay)
+	}
+	m.Unregister(uuid, "dnsmasq")
+	if s := m.Stats(); s.RespawnFailures < 4 || s.Respawns != 0 {
+		t.Errorf("stats %+v", s)
+	}
+}
