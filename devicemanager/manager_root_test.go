@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 
 	"qdhcp/dhcpagent/config"
 	"qdhcp/model"
@@ -58,6 +59,9 @@ func TestSetupRealDevice(t *testing.T) {
 		t.Fatalf("namespace %s not visible to ip netns: %v", ns, err)
 	}
 	h, l := nsLink(t, tn.net.ID, dev)
+	if _, lo := nsLink(t, tn.net.ID, "lo"); lo.Attrs().RawFlags&unix.IFF_UP == 0 {
+		t.Fatal("lo down in the namespace")
+	}
 	a := l.Attrs()
 	if a.HardwareAddr.String() != tn.port.MACAddress || a.MTU != 1400 || !hasCarrier(l) {
 		t.Fatalf("device %s: mac %s mtu %d flags %v", dev, a.HardwareAddr, a.MTU, a.RawFlags)

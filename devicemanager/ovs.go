@@ -127,7 +127,7 @@ func (o *ovsDB) lookupPort(ctx context.Context, c client.Client, name string) (*
 	return res, nil
 }
 
-// PortExists reports whether the Open_vSwitch database has a port named name.
+// portExists reports whether the Open_vSwitch database has a port named name.
 func (o *ovsDB) portExists(ctx context.Context, name string) (bool, error) {
 	c, err := o.client(ctx)
 	if err != nil {
