@@ -145,7 +145,15 @@ func (g *consumerGroup) maintain(s *session, closed <-chan *amqp091.Error, err e
 		if err == nil {
 			select {
 			case cerr := <-closed:
-				if g.isStopped() || s.isLost() {
+				// a dying connection closes its channels first: give the
+				// session a moment to report it before treating this as
+				// a channel-level close
+				select {
+				case <-s.lost:
+					return
+				case <-time.After(100 * time.Millisecond):
+				}
+				if g.isStopped() {
 					return
 				}
 				g.t.log.Warn("consumer channel closed", "queues", g.names(), "err", cerr)

@@ -55,6 +55,9 @@ func (r Request) message(t Target) (map[string]any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode args of %s: %w", r.Method, err)
 	}
+	if string(b) == "null" { // a nil map: no arguments
+		b = []byte("{}")
+	}
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(b, &obj); err != nil || obj == nil {
 		return nil, fmt.Errorf("args of %s must encode to a JSON object", r.Method)
