@@ -2,7 +2,7 @@ package config
 
 import (
 	"fmt"
-	"strings"
+	"os"
 
 	"gopkg.in/ini.v1"
 )
@@ -10,12 +10,14 @@ import (
 // iniOptions make gopkg.in/ini.v1 read files the way oslo.config's parser
 // does: "#" or ";" start a comment only at the beginning of a line, no
 // backslash continuation, indented lines continue the previous value, keys
-// and sections keep their case, "=" or ":" separate key and value, and a
-// value wholly in matching quotes loses them.
+// and sections keep their case, "=" or ":" separate key and value. Quotes
+// are kept and removed by osloValue (oslo strips one matching pair even
+// when the value holds more quotes).
 var iniOptions = ini.LoadOptions{
 	IgnoreInlineComment:        true,
 	IgnoreContinuation:         true,
 	AllowPythonMultilineValues: true,
+	PreserveSurroundedQuote:    true,
 	KeyValueDelimiters:         "=:",
 }
 
@@ -59,15 +61,23 @@ func Load(files ...string) (*Config, error) {
 
 // readFile records every known option of one file in raw.
 func readFile(raw map[*option]rawValue, index int, name string) error {
-	f, err := ini.LoadSources(iniOptions, name)
+	data, err := os.ReadFile(name)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	sc, err := scanFile(name, data)
+	if err != nil {
+		return err
+	}
+	f, err := ini.LoadSources(iniOptions, data)
 	if err != nil {
 		return fmt.Errorf("config %s: %w", name, err)
 	}
 	for _, sec := range f.Sections() {
 		for _, k := range sec.Keys() {
 			o, deprecated := lookupOption(sec.Name(), k.Name())
-			if o == nil {
-				continue
+			if o == nil || !sc.assignedIn(sec.Name(), k.Name()) {
+				continue // unknown, or not the assignment oslo.config would use
 			}
 			old, seen := raw[o]
 			// within one file the current name beats a deprecated one
@@ -75,7 +85,7 @@ func readFile(raw map[*option]rawValue, index int, name string) error {
 				continue
 			}
 			raw[o] = rawValue{
-				value:      joinContinuation(k.Value()),
+				value:      osloValue(k.Value()),
 				file:       name,
 				fileIndex:  index,
 				section:    sec.Name(),
@@ -85,21 +95,6 @@ func readFile(raw map[*option]rawValue, index int, name string) error {
 		}
 	}
 	return nil
-}
-
-// joinContinuation turns a value continued on indented lines into
-// oslo.config's form: the lines, blanks trimmed, joined by newlines.
-func joinContinuation(v string) string {
-	if !strings.Contains(v, "\n") {
-		return v
-	}
-	var lines []string
-	for _, l := range strings.Split(v, "\n") {
-		if l = strings.TrimSpace(l); l != "" {
-			lines = append(lines, l)
-		}
-	}
-	return strings.Join(lines, "\n")
 }
 
 // apply stores the file values in c. References are resolved against the

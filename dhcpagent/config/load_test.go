@@ -248,7 +248,11 @@ func TestLoadMalformed(t *testing.T) {
 		{"unknown ref", "[DEFAULT]\ndhcp_confs = $nothing/dhcp\n", []string{"[DEFAULT] dhcp_confs", "$nothing"}},
 		{"loop", "[DEFAULT]\nstate_path = $dhcp_confs\ndhcp_confs = $state_path/x\n", []string{"loop"}},
 		{"bad referenced value", "[DEFAULT]\nresync_interval = x\nhost = $resync_interval\n", []string{"resync_interval"}},
-		{"syntax", "[DEFAULT\nfoo = bar\n", []string{"neutron.conf"}},
+		{"syntax", "[DEFAULT\nfoo = bar\n", []string{"neutron.conf:1", "must end with ]"}},
+		{"before any section", "\n# c\nhost = h\n", []string{"neutron.conf:3", "before any section"}},
+		{"not utf-8", "[DEFAULT]\nhost = \x93\n", []string{"neutron.conf:2", "UTF-8"}},
+		{"continuation", "[DEFAULT]\n  host = h\n", []string{"neutron.conf:2", "continuation"}},
+		{"triple quotes", "[DEFAULT]\ndns_domain = \"\"\"x\"\"\"\n", []string{"neutron.conf:2", "quote"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Load(writeFiles(t, tc.conf)...)

@@ -111,7 +111,15 @@ func TestAgainstOsloConfig(t *testing.T) {
 		{"bad choice", []string{"[OVS]\ndatapath_type = kernel\n"}, false},
 		{"below min", []string{"[DEFAULT]\nbulk_reload_interval = -2\n"}, false},
 		{"unknown reference", []string{"[DEFAULT]\nhost = $nope\n"}, false},
+		{"quotes", []string{"[DEFAULT]\nhost = \"a\" b \"c\"\ndns_domain = \"\ninterface_driver = 'a\"\n\"dhcp_driver\" = ignored\ndnsmasq_config_file = \"x\"\n  y\n"}, false},
+		{"sections spelled differently", []string{"[AGENT]\nroot_helper = x\n[Agent]\nroot_helper = y\n[agent]\nroot_helper = z\n[AGENT]\nroot_helper = w\n" +
+			"[agent]\navailability_zone = a\n[AGENT]\navailability_zone = b\n[agent]\n"}, false},
+		{"assignment before a section", []string{"host = h\n[DEFAULT]\n"}, false},
+		{"section with trailing text", []string{"[DEFAULT] # c\nhost = h\n"}, false},
+		{"unexpected continuation", []string{"[DEFAULT]\nhost = a\n\n  b\n"}, false},
+		{"no delimiter", []string{"[DEFAULT]\nhost\n"}, false},
 		{"empty int", []string{"[DEFAULT]\nresync_throttle =\n"}, true},
+		{"triple quotes", []string{"[DEFAULT]\nhost = \"\"\"h\"\"\"\n"}, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
