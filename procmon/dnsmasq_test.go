@@ -90,8 +90,8 @@ func TestMonitorRealDnsmasq(t *testing.T) {
 }
 
 // BenchmarkDnsmasqDeathDetection measures SIGKILL -> death noticed
-// (detect-us/op) and SIGKILL -> new dnsmasq active (respawn-ms/op) for a
-// real dnsmasq in a namespace.
+// (detect-us/op) and SIGKILL -> new dnsmasq active (respawn-ms/op, and the
+// worst case max-respawn-ms; goal < 1000) for a real dnsmasq in a namespace.
 func BenchmarkDnsmasqDeathDetection(b *testing.B) {
 	needRoot(b)
 	ns := newNetns(b)
@@ -103,7 +103,7 @@ func BenchmarkDnsmasqDeathDetection(b *testing.B) {
 	}
 	runMonitor(b, m)
 	pid := waitActive(b, svc.PidFile, svc.UUID, 0, time.Second)
-	var detect, respawn time.Duration
+	var detect, respawn, worst time.Duration
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		time.Sleep(20 * time.Millisecond) // let the watcher pin the new process
@@ -115,10 +115,13 @@ func BenchmarkDnsmasqDeathDetection(b *testing.B) {
 		detect += died.At.Sub(killed)
 		ev.next(b, EventRespawned, 5*time.Second)
 		pid = waitActive(b, svc.PidFile, svc.UUID, pid, 5*time.Second)
-		respawn += time.Since(killed)
+		r := time.Since(killed)
+		respawn += r
+		worst = max(worst, r)
 	}
 	b.ReportMetric(float64(detect.Microseconds())/float64(b.N), "detect-us/op")
 	b.ReportMetric(float64(respawn.Milliseconds())/float64(b.N), "respawn-ms/op")
+	b.ReportMetric(float64(worst.Milliseconds()), "max-respawn-ms")
 }
 
 // zombieChildren lists zombies whose parent is the test process.
