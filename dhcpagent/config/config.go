@@ -61,6 +61,8 @@ type Config struct {
 	// set when [OVS] integration_bridge was given explicitly (it then wins
 	// over the deprecated [DEFAULT] ovs_integration_bridge)
 	ovsBridgeExplicit bool
+	// transport_url was set by the operator (not oslo's rabbit:// default)
+	transportURLExplicit bool
 }
 
 // AgentConfig is the [AGENT] group.
@@ -206,3 +208,8 @@ func (c *Config) DeviceNamePrefix() string {
 	}
 	return "tap"
 }
+
+// HasTransportURL reports whether the operator configured transport_url:
+// then the agent talks to neutron-server over RabbitMQ; without it qdhcp
+// runs on its embedded file source.
+func (c *Config) HasTransportURL() bool { return c.transportURLExplicit }

@@ -55,6 +55,8 @@ func (c *Config) explicit(o *option) {
 		c.metadataSocketDerived = false
 	case optKey{GroupOVS, "integration_bridge"}:
 		c.ovsBridgeExplicit = true
+	case optKey{GroupDefault, "transport_url"}:
+		c.transportURLExplicit = true
 	case optKey{GroupDefault, "ovs_integration_bridge"}:
 		// the deprecated [DEFAULT] name stands for [OVS] integration_bridge
 		// unless that one is set explicitly
