@@ -56,7 +56,7 @@ func TestStaleLeases(t *testing.T) {
 	}{
 		{
 			name: "a lease without client id for a port that has one is released (initial leases quirk)",
-			host: lines(mac1+",id:cid-1,host-10-0-0-10.openstacklocal,10.0.0.10"),
+			host: lines(mac1 + ",id:cid-1,host-10-0-0-10.openstacklocal,10.0.0.10"),
 			leases: lines("1700086400 "+mac1+" 10.0.0.10 * *",
 				"1700086400 "+mac2+" 10.0.0.11 * *"),
 			want: []Release{{Version: 4, IP: "10.0.0.10", MAC: mac1}},

@@ -4,7 +4,7 @@ import "testing"
 
 func TestPyPaths(t *testing.T) {
 	for in, want := range map[string]string{
-		"/var/lib/neutron/dhcp": "/var/lib/neutron/dhcp",
+		"/var/lib/neutron/dhcp":  "/var/lib/neutron/dhcp",
 		"/var//lib/./x/../dhcp/": "/var/lib/dhcp",
 		"//srv/dhcp":             "//srv/dhcp",
 		"///srv/dhcp":            "/srv/dhcp",
