@@ -6,6 +6,7 @@ package metadataproxy
 
 import (
 	"fmt"
+	"os"
 	"path"
 	"strconv"
 	"strings"
@@ -145,9 +146,14 @@ func pyJoin(a, b string) string {
 	return a + "/" + b
 }
 
-// pyAbsNorm is os.path.abspath(os.path.normpath(p)) for an absolute p
-// (path.Clean, except that exactly two leading slashes are kept).
+// pyAbsNorm is os.path.abspath(os.path.normpath(p)): path.Clean against
+// the working directory, except that exactly two leading slashes are kept.
 func pyAbsNorm(p string) string {
+	if !strings.HasPrefix(p, "/") {
+		if wd, err := os.Getwd(); err == nil {
+			p = pyJoin(wd, p)
+		}
+	}
 	if strings.HasPrefix(p, "//") && !strings.HasPrefix(p, "///") {
 		return "/" + path.Clean(p[1:])
 	}
