@@ -2,9 +2,12 @@ package dnsmasq
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 	"testing"
@@ -27,6 +30,7 @@ func TestGolden(t *testing.T) {
 			if f.meta.Leases != nil {
 				in.PrevLeases = []byte(*f.meta.Leases)
 			}
+			compareSummary(t, name, n, c)
 			files, err := Render(in)
 			if _, spawned := golden(t, name, "cmdline", state); !spawned {
 				if !errors.Is(err, ErrNoDHCPSubnet) {
@@ -44,6 +48,29 @@ func TestGolden(t *testing.T) {
 				replaySteps(t, f, files, state)
 			}
 		})
+	}
+}
+
+// compareSummary checks the agent's view neutron recorded: which subnets
+// are isolated and whether the metadata proxy should run.
+func compareSummary(t *testing.T, dir string, n *model.Network, c *config.Config) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(goldenDir, dir, "summary.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum struct {
+		Isolated map[string]bool `json:"isolated_subnets"`
+		Metadata bool            `json:"should_enable_metadata"`
+	}
+	if err := json.Unmarshal(b, &sum); err != nil {
+		t.Fatal(err)
+	}
+	if got := IsolatedSubnets(n); !reflect.DeepEqual(got, sum.Isolated) {
+		t.Errorf("isolated subnets: got %v want %v", got, sum.Isolated)
+	}
+	if got := ShouldEnableMetadata(n, c); got != sum.Metadata {
+		t.Errorf("should_enable_metadata: got %v want %v", got, sum.Metadata)
 	}
 }
 
