@@ -53,7 +53,7 @@ func (t *Transport) dial(h Host, gen uint64) (*session, error) {
 		Vhost:     t.url.vhost(),
 		Heartbeat: time.Duration(t.opts.HeartbeatTimeoutThreshold) * time.Second,
 		Locale:    "en_US",
-		Dial:      amqp091.DefaultDial(dialTimeout),
+		Dial:      dialer(dialTimeout, time.Duration(t.opts.HeartbeatTimeoutThreshold)*time.Second),
 		Properties: amqp091.Table{
 			"product":         "qdhcp",
 			"connection_name": t.opts.ConnectionName,
