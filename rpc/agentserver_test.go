@@ -1,7 +1,6 @@
 package rpc
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
@@ -103,5 +102,4 @@ func TestAgentServerRejectsNilFunc(t *testing.T) {
 	if _, err := StartAgentServer(nil, "h", nil, AgentServerOptions{}); err == nil {
 		t.Error("nil NotificationFunc accepted")
 	}
-	_ = context.Background
 }
