@@ -1,13 +1,19 @@
-# qdhcp - the two set-up commands of the README are `make demo` and `make test`.
+# qdhcp - the README's two set-up commands are `make demo` and `make test`.
 GO ?= go
 export PATH := /usr/local/go/bin:$(PATH)
+FUZZTIME ?= 10s
 
-.PHONY: all build test unit env vet demo bench fuzz clean
+.PHONY: all build demo test env vet unit fuzz bench clean
 
 all: build
 
 build:
 	$(GO) build -o bin/qdhcp-agent ./cmd/qdhcp-agent
+
+# demo: install what is needed, start OVS, run the agent on testdata/networks
+# with a client namespace that obtains a lease (Ctrl-C stops and cleans up).
+demo:
+	bash scripts/demo.sh
 
 # env installs the Debian packages and starts OVS (userspace br-int) and RabbitMQ.
 env:
@@ -15,17 +21,28 @@ env:
 
 vet:
 	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 
-# test: everything, on real namespaces, OVS, dnsmasq and RabbitMQ (as root).
+# test: everything, as root, on real namespaces, OVS, dnsmasq and RabbitMQ,
+# including the ovs-vswitchd and RabbitMQ restart tests (packages run one at
+# a time: those restarts must not hit another package's test), then short
+# fuzz runs of every fuzz target.
 test: env vet
-	$(GO) test -count=1 -p 1 -timeout 40m ./...
+	QDHCP_OVS_RESTART_TEST=1 QDHCP_RABBIT_RESTART_TEST=1 $(GO) test -count=1 -p 1 -timeout 30m ./...
+	$(MAKE) fuzz
 
-# unit: the tests that need no root and no services.
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzRender$$' -fuzztime $(FUZZTIME) ./dnsmasq/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseLeases$$' -fuzztime $(FUZZTIME) ./dnsmasq/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeNetwork$$' -fuzztime $(FUZZTIME) ./model/
+	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./dhcpagent/config/
+
+# unit: the tests that need neither root nor services.
 unit:
 	QDHCP_SKIP_ROOT=1 $(GO) test -count=1 ./...
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./dnsmasq/
+	$(GO) test -run '^$$' -bench . -benchmem ./dnsmasq/ ./procmon/ ./source/filesource/
 
 clean:
 	rm -rf bin
