@@ -39,6 +39,8 @@ type Agent struct {
 	stats Stats
 	// Observer, when set, is told about every finished batch (metrics).
 	Observer func(BatchResult)
+	// OnSync, when set, is told about every finished sync (metrics).
+	OnSync func(d time.Duration, networks int, err error)
 }
 
 // Stats counts what the agent did; read with Agent.Stats.

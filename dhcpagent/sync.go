@@ -80,9 +80,12 @@ func (a *Agent) SyncState(ctx context.Context, ids []string) error {
 	a.ready.add(false, a.cache.portIDs()...)
 	a.log.Info("sync done", "networks", total, "failed", failed.Load(), "duration", time.Since(start).Round(time.Millisecond))
 	if failed.Load() > 0 {
-		return fmt.Errorf("%d of %d networks failed", failed.Load(), total)
+		err = fmt.Errorf("%d of %d networks failed", failed.Load(), total)
 	}
-	return nil
+	if a.OnSync != nil {
+		a.OnSync(time.Since(start), total, err)
+	}
+	return err
 }
 
 // ScheduleResync asks for a resync of one network (or of all, with "").

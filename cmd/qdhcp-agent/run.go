@@ -167,6 +167,7 @@ func runDaemon(conf *config.Config, f *runFlags, log *slog.Logger, level *slog.L
 		m.Actions.WithLabelValues(r.Action, res).Inc()
 		m.NetworksServed.Set(float64(len(agent.Networks())))
 	}
+	agent.OnSync = func(d time.Duration, _ int, _ error) { m.SyncDuration.Observe(d.Seconds()) }
 	notify := func(n model.Notification) {
 		m.Events.WithLabelValues(n.Method).Inc()
 		if err := agent.HandleNotification(n); err != nil {
