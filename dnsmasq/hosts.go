@@ -34,27 +34,10 @@ func requiresDHCP(p *model.Port) bool {
 // network order, each port's fixed IPs with the dhcpv6-stateless ones
 // first; with merge (and dnsmasq_enable_addr6_list) the addresses of one
 // dhcpv6-stateful subnet become a single entry placed after the others.
-// The entries are computed once per view and shared by the files.
+// The entry passed to fn is only valid during the call.
 func (v *view) eachHost(merge bool, fn func(*hostEntry)) {
 	merge = merge && v.conf.DnsmasqEnableAddr6List
-	list := &v.plainHosts
-	if merge {
-		list = &v.mergedHosts
-	}
-	if *list == nil {
-		*list = v.collectHosts(merge)
-	}
-	for i := range *list {
-		fn(&(*list)[i])
-	}
-}
-
-func (v *view) collectHosts(merge bool) []hostEntry {
-	n := 0
-	for _, p := range v.net.Ports {
-		n += len(p.FixedIPs)
-	}
-	out := make([]hostEntry, 0, n)
+	var e hostEntry
 	var fips []model.FixedIP
 	for _, p := range v.net.Ports {
 		if !requiresDHCP(p) {
@@ -65,17 +48,16 @@ func (v *view) collectHosts(merge bool) []hostEntry {
 			fips = v.mergeAddr6(fips)
 		}
 		for _, f := range fips {
-			e := hostEntry{port: p, ip: f.IPAddress, subnetID: f.SubnetID}
+			e = hostEntry{port: p, ip: f.IPAddress, subnetID: f.SubnetID}
 			if s, ok := v.v6ByID[f.SubnetID]; ok {
 				e.noDHCP = s.IPv6AddressMode == model.IPv6ModeSLAAC || s.IPv6AddressMode == model.IPv6ModeDHCPv6Stateless
 				e.noOpts = s.IPv6AddressMode == model.IPv6ModeSLAAC
 				e.tag = v.hostDHCPv6
 			}
 			e.hostname, e.fqdn = v.dnsNames(e.ip, p.DNSAssignment)
-			out = append(out, e)
+			fn(&e)
 		}
 	}
-	return out
 }
 
 // sortFixedIPs appends in to out with the IPs on dhcpv6-stateless subnets
@@ -203,52 +185,67 @@ func isClientIDOpt(o model.ExtraDHCPOpt) bool {
 	return n == model.ClientIDOptName || n == model.ClientIDOptNumber
 }
 
-// hostsFile renders the dhcp-hostsfile: one line per DHCP address,
+// hostFiles renders, in one pass over the host entries, the
+// dhcp-hostsfile, the addn-hosts file and (when leases is not nil) the
+// initial leases file.
+//
+// dhcp-hostsfile: one line per DHCP address,
 // "mac,[tag:dhcpv6,][id:<client-id>,]<fqdn>,<ip>[,set:port-<id>]", plus a
 // "mac,[tag:dhcpv6,]set:port-<id>" line for a port with options on a
-// dhcpv6-stateless subnet.
-func (v *view) hostsFile() []byte {
-	var b bytes.Buffer
-	b.Grow(128 * len(v.net.Ports))
-	v.eachHost(true, func(e *hostEntry) {
-		p := e.port
-		if e.noDHCP {
-			if !e.noOpts && len(p.ExtraDHCPOpts) > 0 {
-				line(&b, p.MACAddress, ",", e.tag, "set:port-", p.ID)
-			}
-			return
+// dhcpv6-stateless subnet; addresses merged with dnsmasq_enable_addr6_list.
+//
+// addn-hosts: "<ip>\t<fqdn> <hostname>" for every address of every host
+// port, SLAAC and DHCP-disabled subnets included, never merged.
+func (v *view) hostFiles(leases *leaseWriter) (host, addn []byte) {
+	var hb, ab bytes.Buffer
+	n := 0
+	for _, p := range v.net.Ports {
+		n += len(p.FixedIPs)
+	}
+	hb.Grow(80 * n)
+	ab.Grow(72 * n)
+	merge := v.conf.DnsmasqEnableAddr6List
+	v.eachHost(false, func(e *hostEntry) {
+		if !merge {
+			v.hostLine(&hb, e)
 		}
-		if !v.dhcpIDs[e.subnetID] {
-			return
-		}
-		ip := dnsmasqAddr(e.ip)
-		if len(p.ExtraDHCPOpts) == 0 {
-			line(&b, p.MACAddress, ",", e.tag, e.fqdn, ",", ip)
-			return
-		}
-		cid, _ := clientID(p)
-		switch {
-		case cid != "" && len(p.ExtraDHCPOpts) > 1:
-			line(&b, p.MACAddress, ",", e.tag, "id:", cid, ",", e.fqdn, ",", ip, ",set:port-", p.ID)
-		case cid != "":
-			line(&b, p.MACAddress, ",", e.tag, "id:", cid, ",", e.fqdn, ",", ip)
-		default:
-			line(&b, p.MACAddress, ",", e.tag, e.fqdn, ",", ip, ",set:port-", p.ID)
+		line(&ab, e.ip, "\t", e.fqdn, " ", e.hostname)
+		if leases != nil {
+			leases.add(e)
 		}
 	})
-	return b.Bytes()
+	if merge {
+		v.eachHost(true, func(e *hostEntry) { v.hostLine(&hb, e) })
+	}
+	return hb.Bytes(), ab.Bytes()
 }
 
-// addnHostsFile renders the addn-hosts file: "<ip>\t<fqdn> <hostname>" for
-// every address of every host port, SLAAC and DHCP-disabled subnets
-// included, never merged.
-func (v *view) addnHostsFile() []byte {
-	var b bytes.Buffer
-	b.Grow(96 * len(v.net.Ports))
-	v.eachHost(false, func(e *hostEntry) {
-		line(&b, e.ip, "\t", e.fqdn, " ", e.hostname)
-	})
-	return b.Bytes()
+// hostLine writes the dhcp-hostsfile line of an entry, if it has one.
+func (v *view) hostLine(b *bytes.Buffer, e *hostEntry) {
+	p := e.port
+	if e.noDHCP {
+		if !e.noOpts && len(p.ExtraDHCPOpts) > 0 {
+			line(b, p.MACAddress, ",", e.tag, "set:port-", p.ID)
+		}
+		return
+	}
+	if !v.dhcpIDs[e.subnetID] {
+		return
+	}
+	ip := dnsmasqAddr(e.ip)
+	if len(p.ExtraDHCPOpts) == 0 {
+		line(b, p.MACAddress, ",", e.tag, e.fqdn, ",", ip)
+		return
+	}
+	cid, _ := clientID(p)
+	switch {
+	case cid != "" && len(p.ExtraDHCPOpts) > 1:
+		line(b, p.MACAddress, ",", e.tag, "id:", cid, ",", e.fqdn, ",", ip, ",set:port-", p.ID)
+	case cid != "":
+		line(b, p.MACAddress, ",", e.tag, "id:", cid, ",", e.fqdn, ",", ip)
+	default:
+		line(b, p.MACAddress, ",", e.tag, e.fqdn, ",", ip, ",set:port-", p.ID)
+	}
 }
 
 // line writes the parts and a newline.

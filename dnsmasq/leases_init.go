@@ -7,18 +7,24 @@ import (
 	"strings"
 )
 
-// initLeases renders the leases file written before each spawn: the
+// leaseWriter renders the leases file written before each spawn: the
 // previous file's "duid " lines (verbatim), then per DHCP host entry
 // "<expiry> <mac> <ip> * *" for IPv4 (expiry now + lease, 0 when infinite)
 // and, for IPv6, the previous file's line for that address if there was one
 // (its IAID and DUID cannot be invented). Other old lines vanish.
-func (v *view) initLeases(prev []byte) []byte {
-	var b bytes.Buffer
-	b.Grow(48 * len(v.net.Ports))
-	old6 := map[netip.Addr]string{}
+type leaseWriter struct {
+	v      *view
+	b      bytes.Buffer
+	old6   map[netip.Addr]string
+	expiry string
+}
+
+func (v *view) newLeaseWriter(prev []byte) *leaseWriter {
+	w := &leaseWriter{v: v, old6: map[netip.Addr]string{}, expiry: "0"}
+	w.b.Grow(48 * len(v.net.Ports))
 	for _, l := range splitLines(string(prev)) {
 		if strings.HasPrefix(l, "duid ") {
-			b.WriteString(l)
+			w.b.WriteString(l)
 			continue
 		}
 		f := strings.Split(l, " ")
@@ -26,34 +32,35 @@ func (v *view) initLeases(prev []byte) []byte {
 			continue
 		}
 		if a, err := netip.ParseAddr(f[2]); err == nil && a.Is6() && a.Zone() == "" {
-			old6[a] = l
+			w.old6[a] = l
 		}
 	}
-	expiry := "0"
 	if v.conf.DHCPLeaseDuration != -1 {
-		expiry = strconv.FormatInt(v.env.Now.Unix()+int64(v.conf.DHCPLeaseDuration), 10)
+		w.expiry = strconv.FormatInt(v.env.Now.Unix()+int64(v.conf.DHCPLeaseDuration), 10)
 	}
-	v.eachHost(false, func(e *hostEntry) {
-		if e.noDHCP {
-			return
-		}
-		switch {
-		case v.isDHCPv4(e.subnetID):
-			b.WriteString(expiry)
-			b.WriteByte(' ')
-			b.WriteString(e.port.MACAddress)
-			b.WriteByte(' ')
-			b.WriteString(e.ip)
-			b.WriteString(" * *\n")
-		case v.isDHCPv6(e.subnetID) && len(old6) > 0:
-			if a, err := netip.ParseAddr(e.ip); err == nil {
-				if l, ok := old6[a]; ok {
-					b.WriteString(l)
-				}
+	return w
+}
+
+// add writes the line of one host entry (unmerged), if it gets one.
+func (w *leaseWriter) add(e *hostEntry) {
+	if e.noDHCP {
+		return
+	}
+	switch {
+	case w.v.isDHCPv4(e.subnetID):
+		w.b.WriteString(w.expiry)
+		w.b.WriteByte(' ')
+		w.b.WriteString(e.port.MACAddress)
+		w.b.WriteByte(' ')
+		w.b.WriteString(e.ip)
+		w.b.WriteString(" * *\n")
+	case len(w.old6) > 0 && w.v.isDHCPv6(e.subnetID):
+		if a, err := netip.ParseAddr(e.ip); err == nil {
+			if l, ok := w.old6[a]; ok {
+				w.b.WriteString(l)
 			}
 		}
-	})
-	return b.Bytes()
+	}
 }
 
 // isDHCPv4 and isDHCPv6 test neutron's lists of DHCP-enabled subnet ids of

@@ -66,8 +66,9 @@ func Render(in *Input) (*Files, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := v.configFiles()
-	f.Leases = v.initLeases(in.PrevLeases)
+	leases := v.newLeaseWriter(in.PrevLeases)
+	f := v.configFiles(leases)
+	f.Leases = leases.b.Bytes()
 	f.Argv = v.argv()
 	return f, nil
 }
@@ -80,16 +81,12 @@ func RenderReload(in *Input) (*Files, error) {
 	if err != nil {
 		return nil, err
 	}
-	return v.configFiles(), nil
+	return v.configFiles(nil), nil
 }
 
-func (v *view) configFiles() *Files {
-	return &Files{
-		Host:      v.hostsFile(),
-		AddnHosts: v.addnHostsFile(),
-		Opts:      v.optsFile(),
-		Interface: v.iface,
-	}
+func (v *view) configFiles(leases *leaseWriter) *Files {
+	host, addn := v.hostFiles(leases)
+	return &Files{Host: host, AddnHosts: addn, Opts: v.optsFile(), Interface: v.iface}
 }
 
 // view is one rendering: the input plus the lookups every file needs.
@@ -107,8 +104,6 @@ type view struct {
 	iface      string
 	dnsDomain  string
 	hostDHCPv6 string // "tag:dhcpv6," when host tags are supported
-
-	plainHosts, mergedHosts []hostEntry // see eachHost
 }
 
 func newView(in *Input) (*view, error) {
