@@ -16,3 +16,16 @@ func TestDeviceName(t *testing.T) {
 		t.Fatalf("got %q", got)
 	}
 }
+
+func TestValidateRejectsIPv6Zones(t *testing.T) {
+	n := &Network{ID: "11111111-1111-4111-8111-111111111111", Subnets: []*Subnet{{
+		ID: "22222222-2222-4222-8222-222222222222", IPVersion: 6, CIDR: "fe80::/64", EnableDHCP: true,
+		GatewayIP: "fe80::1%x\ndhcp-range=evil"}}}
+	if err := n.Validate(); err == nil {
+		t.Fatal("a gateway with a zone carrying a newline validated")
+	}
+	n.Subnets[0].GatewayIP = "fe80::1"
+	if err := n.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}

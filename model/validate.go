@@ -139,7 +139,7 @@ func (s *Subnet) validate(path string) error {
 		return verr(path+".cidr", "%s is not an IPv%d prefix", s.CIDR, s.IPVersion)
 	}
 	if s.GatewayIP != "" {
-		if _, err := netip.ParseAddr(s.GatewayIP); err != nil {
+		if _, err := parseIP(s.GatewayIP); err != nil {
 			return verr(path+".gateway_ip", "invalid IP %q", s.GatewayIP)
 		}
 	}
@@ -152,7 +152,7 @@ func (s *Subnet) validate(path string) error {
 	}
 	for j, ap := range s.AllocationPools {
 		for _, e := range []struct{ name, v string }{{"start", ap.Start}, {"end", ap.End}} {
-			if _, err := netip.ParseAddr(e.v); err != nil {
+			if _, err := parseIP(e.v); err != nil {
 				return verr(fmt.Sprintf("%s.allocation_pools[%d].%s", path, j, e.name), "invalid IP %q", e.v)
 			}
 		}
@@ -162,12 +162,12 @@ func (s *Subnet) validate(path string) error {
 		if _, err := netip.ParsePrefix(r.Destination); err != nil {
 			return verr(rp+".destination", "invalid CIDR %q", r.Destination)
 		}
-		if _, err := netip.ParseAddr(r.Nexthop); err != nil {
+		if _, err := parseIP(r.Nexthop); err != nil {
 			return verr(rp+".nexthop", "invalid IP %q", r.Nexthop)
 		}
 	}
 	for j, ns := range s.DNSNameservers {
-		if _, err := netip.ParseAddr(ns); err != nil {
+		if _, err := parseIP(ns); err != nil {
 			return verr(fmt.Sprintf("%s.dns_nameservers[%d]", path, j), "invalid IP %q", ns)
 		}
 	}
@@ -200,7 +200,7 @@ func (p *Port) validate(path string) error {
 		if err := ValidateID(fp+".subnet_id", f.SubnetID); err != nil {
 			return err
 		}
-		if _, err := netip.ParseAddr(f.IPAddress); err != nil {
+		if _, err := parseIP(f.IPAddress); err != nil {
 			return verr(fp+".ip_address", "invalid IP %q", f.IPAddress)
 		}
 	}
@@ -227,7 +227,7 @@ func (p *Port) validate(path string) error {
 		if err := checkName(dp+".fqdn", d.FQDN); err != nil {
 			return err
 		}
-		if _, err := netip.ParseAddr(d.IPAddress); err != nil {
+		if _, err := parseIP(d.IPAddress); err != nil {
 			return verr(dp+".ip_address", "invalid IP %q", d.IPAddress)
 		}
 	}
@@ -275,4 +275,17 @@ func (p *Port) Validate() error {
 		return err
 	}
 	return ValidateID("port.network_id", p.NetworkID)
+}
+
+// parseIP parses an IP address as neutron accepts it: no IPv6 zone (netip
+// would take "fe80::1%anything", newlines included).
+func parseIP(s string) (netip.Addr, error) {
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return a, err
+	}
+	if a.Zone() != "" {
+		return netip.Addr{}, fmt.Errorf("IP %q has a zone", s)
+	}
+	return a, nil
 }
