@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,9 +11,11 @@ import (
 	"strings"
 	"time"
 
+	"qdhcp/devicemanager"
 	"qdhcp/dhcpagent/config"
 	"qdhcp/dnsmasq"
 	"qdhcp/model"
+	"qdhcp/source/memory"
 )
 
 // renderFlags are the options of `qdhcp-agent render`.
@@ -88,6 +91,16 @@ func cmdRender(args []string, stdout, stderr io.Writer) int {
 	net, err := model.DecodeNetwork(data)
 	if err != nil {
 		return fail(2, "%s: %v", f.network, err)
+	}
+	if net.HasDHCPSubnet() {
+		// the DHCP port as the agent's setup leaves it: existing (fixed IPs
+		// reduced to DHCP subnets, missing subnets added), a reserved one
+		// adopted, or a new one, allocated the way neutron-server does
+		server := memory.New(conf.Host)
+		server.Put(net)
+		if _, err := devicemanager.SetupDHCPPort(context.Background(), server, conf, net); err != nil {
+			return fail(1, "DHCP port setup: %v", err)
+		}
 	}
 	in := &dnsmasq.Input{Network: net, Conf: conf, Env: dnsmasq.Env{Now: time.Now()}}
 	if f.now >= 0 {

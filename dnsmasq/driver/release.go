@@ -52,21 +52,13 @@ func (d *Driver) readLeases(path string) ([]dnsmasq.Lease, error) {
 	return leases, nil
 }
 
-func releaseArgv(dev string, r dnsmasq.Release) []string {
-	if r.Version == 6 {
-		return []string{"dhcp_release6", "--iface", dev, "--ip", r.IP, "--client-id", r.ClientID,
-			"--server-id", r.ServerID, "--iaid", r.IAID}
-	}
-	argv := []string{"dhcp_release", dev, r.IP, r.MAC}
-	if r.ClientID != "" {
-		argv = append(argv, r.ClientID)
-	}
-	return argv
-}
-
 // release runs one release until the lease has left the leases file.
 func (d *Driver) release(ctx context.Context, netID string, paths dnsmasq.Paths, dev string, r dnsmasq.Release) error {
-	argv := releaseArgv(dev, r)
+	argv := r.Argv(dev)
+	if argv == nil {
+		d.log.Warn("stale lease cannot be released: no client DUID in the leases file", "network", netID, "ip", r.IP)
+		return nil
+	}
 	var last error
 	for try := 0; try < releaseTries; try++ {
 		if try > 0 {
