@@ -157,8 +157,9 @@ func runDaemon(conf *config.Config, f *runFlags, log *slog.Logger, level *slog.L
 		return nil
 	})
 
-	drv := driver.New(conf, src.plugin, devices, mon, driver.Options{Logger: log.With("component", "dnsmasq")})
-	agent = dhcpagent.New(conf, src.plugin, drv, log.With("component", "agent"))
+	plugin := countingPlugin{PluginAPI: src.plugin, m: m}
+	drv := driver.New(conf, plugin, devices, mon, driver.Options{Logger: log.With("component", "dnsmasq")})
+	agent = dhcpagent.New(conf, plugin, drv, log.With("component", "agent"))
 	agent.Observer = func(r dhcpagent.BatchResult) {
 		res := "ok"
 		if r.Err != nil {
