@@ -8,19 +8,17 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
-	"qdhcp/devicemanager"
 	"qdhcp/dhcpagent"
 	"qdhcp/dhcpagent/config"
 	"qdhcp/dnsmasq/driver"
+	"qdhcp/internal/stack"
 	"qdhcp/metrics"
 	"qdhcp/model"
 	"qdhcp/procmon"
-	"qdhcp/source/filesource"
 )
 
 // DefaultSourceDir is where the embedded file source reads network files
@@ -126,40 +124,30 @@ func runDaemon(conf *config.Config, f *runFlags, log *slog.Logger, level *slog.L
 	}
 	defer src.close()
 
-	var devOpts []devicemanager.Option
-	if f.ovsdb != "" {
-		devOpts = append(devOpts, devicemanager.WithOVSDBEndpoints(f.ovsdb))
-	}
-	devices, err := devicemanager.New(conf, log.With("component", "devicemanager"), devOpts...)
-	if err != nil {
-		return fmt.Errorf("device manager: %w", err)
-	}
-	defer devices.Close()
-
-	var agent *dhcpagent.Agent
-	mon := procmon.New(procmon.Config{
-		Interval: time.Duration(conf.Agent.CheckChildProcessesInterval) * time.Second,
-		Action:   procmon.Action(conf.Agent.CheckChildProcessesAction),
-		Logger:   log,
-		Exit:     func(int) { stop() },
-		OnEvent: func(e procmon.Event) {
+	plugin := countingPlugin{PluginAPI: src.plugin, m: m}
+	st, err := stack.New(conf, plugin, stack.Options{
+		OVSDB:  f.ovsdb,
+		Logger: log,
+		Exit:   func(int) { stop() },
+		OnProcessEvent: func(e procmon.Event) {
 			if e.Kind == procmon.EventRespawned {
 				m.Respawns.Inc()
 			}
 		},
 	})
-	monErr := make(chan error, 1)
-	go func() { monErr <- mon.Run(ctx) }()
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	st.StartMonitor(ctx)
 	m.AddCheck("processes", func() error {
-		if s := mon.Stats(); s.Backoffs > 0 && s.Respawns == 0 {
+		if s := st.Monitor.Stats(); s.Backoffs > 0 && s.Respawns == 0 {
 			return errors.New("a supervised process is crash-looping")
 		}
 		return nil
 	})
 
-	plugin := countingPlugin{PluginAPI: src.plugin, m: m}
-	drv := driver.New(conf, plugin, devices, mon, driver.Options{Logger: log.With("component", "dnsmasq")})
-	agent = dhcpagent.New(conf, plugin, drv, log.With("component", "agent"))
+	agent := st.Agent
 	agent.Observer = func(r dhcpagent.BatchResult) {
 		res := "ok"
 		if r.Err != nil {
@@ -171,9 +159,7 @@ func runDaemon(conf *config.Config, f *runFlags, log *slog.Logger, level *slog.L
 	agent.OnSync = func(d time.Duration, _ int, _ error) { m.SyncDuration.Observe(d.Seconds()) }
 	notify := func(n model.Notification) {
 		m.Events.WithLabelValues(n.Method).Inc()
-		if err := agent.HandleNotification(n); err != nil {
-			log.Warn("notification rejected", "method", n.Method, "err", err)
-		}
+		st.Notify(n)
 	}
 	src.reported = func() { m.LastReport.SetToCurrentTime() }
 	if err := src.start(ctx, notify, agent); err != nil {
@@ -182,21 +168,11 @@ func runDaemon(conf *config.Config, f *runFlags, log *slog.Logger, level *slog.L
 	m.AddCheck("source", src.health)
 
 	go reloadOnHUP(ctx, f, conf, log, level)
-	go exportDriverStats(ctx, drv, m)
-	go watchDevices(ctx, conf, agent, devices, log)
+	go exportDriverStats(ctx, st.Driver, m)
 
 	log.Info("qdhcp agent starting", "host", conf.Host, "state_path", conf.StatePath, "source", src.name,
 		"bridge", conf.IntegrationBridge())
-	runErr := agent.Run(ctx)
-	select {
-	case err := <-monErr:
-		var exit *procmon.ExitError
-		if errors.As(err, &exit) {
-			return err
-		}
-	default:
-	}
-	return runErr
+	return st.Run(ctx)
 }
 
 // exportDriverStats mirrors the driver's counters into the metrics.
@@ -215,46 +191,6 @@ func exportDriverStats(ctx context.Context, drv *driver.Driver, m *metrics.Metri
 		m.HUPs.Add(float64(s.HUPs - last.HUPs))
 		last = s
 	}
-}
-
-// watchDevices checks every served network's DHCP device every few seconds
-// and repairs it after an ovs-vswitchd restart orphaned it.
-func watchDevices(ctx context.Context, conf *config.Config, agent *dhcpagent.Agent, devices *devicemanager.Manager, log *slog.Logger) {
-	t := time.NewTicker(2 * time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		for _, id := range agent.Networks() {
-			net := agent.Network(id)
-			if net == nil {
-				continue
-			}
-			port := ownDHCPPort(conf, net)
-			if port == nil {
-				continue
-			}
-			repaired, err := devices.Repair(ctx, net, port)
-			if err != nil {
-				log.Warn("device check failed", "network", id, "err", err)
-			} else if repaired {
-				log.Info("DHCP device repaired after an OVS restart", "network", id)
-			}
-		}
-	}
-}
-
-func ownDHCPPort(conf *config.Config, net *model.Network) *model.Port {
-	id := model.DHCPDeviceID(conf.Host, net.ID)
-	for _, p := range net.Ports {
-		if p.DeviceID == id {
-			return p
-		}
-	}
-	return nil
 }
 
 // reloadOnHUP re-reads the configuration files on SIGHUP. The log level
@@ -316,7 +252,7 @@ func openSource(ctx context.Context, conf *config.Config, f *runFlags, log *slog
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, fmt.Errorf("source %s: %w", spec, err)
 		}
-		fs := filesource.New(dir, filepath.Join(conf.StatePath, "qdhcp-source"), conf.Host, log.With("component", "filesource"))
+		fs := stack.NewFileSource(conf, dir, log)
 		return &source{
 			name:   spec,
 			plugin: fs,
