@@ -31,6 +31,7 @@ func commands() []command {
 		{"inspect", "show one network's files, leases and drift", func(a []string, o, _ io.Writer) int { return cmdInspect(a, o) }},
 		{"cleanup", "remove what a stopped agent left behind", func(a []string, _, _ io.Writer) int { return cmdCleanup(a) }},
 		{"render", "write neutron's dnsmasq (and haproxy) files for a network", cmdRender},
+		{"bench", "benchmark render, cold sync, event latency, storm, RSS (root, OVS)", cmdBench},
 	}
 }
 
