@@ -126,13 +126,14 @@ func expirationMS(d time.Duration) string {
 // "reply_<uuid4 hex>" on the default exchange, not durable, not
 // auto-delete, x-expires rabbit_transient_queues_ttl.
 func (t *Transport) replyQueue(ctx context.Context) (string, error) {
+	// wait for the broker outside the lock: each call within its own timeout
+	if _, err := t.session(ctx); err != nil {
+		return "", err
+	}
 	t.replyMu.Lock()
 	defer t.replyMu.Unlock()
 	if t.reply != nil {
 		return t.replyQ, nil
-	}
-	if _, err := t.session(ctx); err != nil {
-		return "", err
 	}
 	name := "reply_" + newID()
 	g := newConsumerGroup(t, []queueSpec{{
