@@ -90,6 +90,7 @@ type netState struct {
 	argv        []string
 	proxyActive bool   // the metadata proxy was (re)started by this agent run
 	proxyUUID   string // the id the proxy runs under (network or router id)
+	proxySwept  bool   // proxies of earlier runs in the namespace were looked for
 }
 
 // New returns a driver. mon supervises dnsmasq and haproxy; plugin is the
