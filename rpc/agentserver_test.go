@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"qdhcp/model"
-	"qdhcp/rpc/internal/rabbittest"
+	"qdhcp/internal/rabbittest"
 )
 
 func TestAgentServerReceivesOsloCasts(t *testing.T) {

@@ -11,7 +11,7 @@ import (
 
 	"qdhcp/model"
 	"qdhcp/rpc/amqp"
-	"qdhcp/rpc/internal/rabbittest"
+	"qdhcp/internal/rabbittest"
 )
 
 // Networks of testdata/oslo/*.json.

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"qdhcp/rpc/amqp"
-	"qdhcp/rpc/internal/rabbittest"
+	"qdhcp/internal/rabbittest"
 )
 
 var isoTime = regexp.MustCompile(`^"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}"$`)

@@ -11,7 +11,7 @@ import (
 
 	"qdhcp/model"
 	"qdhcp/rpc/amqp"
-	"qdhcp/rpc/internal/rabbittest"
+	"qdhcp/internal/rabbittest"
 )
 
 const netV4 = "cf09365d-0bff-57c9-8f78-61f4fa05301e" // testdata/oslo/v4_single_gateway.json

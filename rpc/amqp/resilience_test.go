@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"qdhcp/rpc/amqp"
-	"qdhcp/rpc/internal/rabbittest"
+	"qdhcp/internal/rabbittest"
 )
 
 // reconnectSignal returns a channel that receives once per reconnection.

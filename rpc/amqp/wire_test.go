@@ -14,7 +14,7 @@ import (
 	amqp091 "github.com/rabbitmq/amqp091-go"
 
 	"qdhcp/rpc/amqp"
-	"qdhcp/rpc/internal/rabbittest"
+	"qdhcp/internal/rabbittest"
 )
 
 // spy binds a private queue to exchange/key and returns its deliveries.
