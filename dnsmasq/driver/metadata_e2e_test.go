@@ -126,9 +126,11 @@ func proxyFiles(conf *config.Config, uuid string) (pidFile, confFile string) {
 		filepath.Join(conf.StatePath, "ns-metadata-proxy", uuid+".conf")
 }
 
-// killProxiesAtEnd kills, when the test ends, any haproxy still running for
-// the uuids (the driver's own teardown runs first; this is the backstop).
-func killProxiesAtEnd(t *testing.T, conf *config.Config, uuids ...string) {
+// backstop cleans up after a failed test once the driver's own teardown
+// has run (register it before newRig and teardown): it kills the haproxy
+// of each uuid and every process left in the network's namespace, unplugs
+// the devices left in it from br-int and deletes it.
+func backstop(t *testing.T, conf *config.Config, netID string, uuids ...string) {
 	t.Cleanup(func() {
 		for _, u := range uuids {
 			pidFile, _ := proxyFiles(conf, u)
@@ -137,6 +139,26 @@ func killProxiesAtEnd(t *testing.T, conf *config.Config, uuids ...string) {
 				_ = syscall.Kill(pid, syscall.SIGKILL)
 			}
 		}
+		ns := "qdhcp-" + netID
+		if _, err := os.Stat("/var/run/netns/" + ns); err != nil {
+			return
+		}
+		t.Logf("cleanup: namespace %s left behind", ns)
+		out, _ := exec.Command("ip", "netns", "pids", ns).Output()
+		for _, f := range strings.Fields(string(out)) {
+			var pid int
+			if _, err := fmt.Sscan(f, &pid); err == nil && pid > 1 {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+		out, _ = exec.Command("ip", "-n", ns, "-o", "link", "show").Output()
+		for _, line := range strings.Split(string(out), "\n") {
+			if f := strings.Fields(line); len(f) > 1 && strings.HasPrefix(f[1], "tap") {
+				dev, _, _ := strings.Cut(strings.TrimSuffix(f[1], ":"), "@")
+				_ = exec.Command("ovs-vsctl", "--timeout=10", "--if-exists", "del-port", testnet.Bridge, dev).Run()
+			}
+		}
+		_ = exec.Command("ip", "netns", "del", ns).Run()
 	})
 }
 
@@ -165,6 +187,27 @@ func runningProxy(t *testing.T, r *rig, netID, uuid string) (int, string) {
 		t.Fatal(err)
 	}
 	return pid, string(data)
+}
+
+// goldenProxyConfig is neutron's haproxy.cfg of a reference fixture made
+// to name this test's network, state path, device, user and group.
+func goldenProxyConfig(t *testing.T, fixture, state, netID, tap, user, group string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "..", "testdata", "golden", fixture, "haproxy.cfg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(data)
+	_, rest, _ := strings.Cut(s, "haproxy-metadata-proxy-")
+	goldenID, _, _ := strings.Cut(rest, "\n")
+	pairs := []string{"$STATE", state, goldenID, netID}
+	if _, rest, ok := strings.Cut(s, "interface "); ok {
+		goldenTap, _, _ := strings.Cut(rest, "\n")
+		pairs = append(pairs, goldenTap, tap)
+	}
+	r := strings.NewReplacer(append(pairs,
+		"user        nobody\n", "user        "+user+"\n", "group       nogroup\n", "group       "+group+"\n")...)
+	return r.Replace(s)
 }
 
 // proxyGone checks that no haproxy runs for uuid any more and its files
@@ -264,7 +307,7 @@ func TestIsolatedMetadataProxy(t *testing.T) {
 	server := memory.New(host)
 	net := e2eNetwork(netID, subnetID, 171)
 	server.Put(net)
-	killProxiesAtEnd(t, conf, netID)
+	backstop(t, conf, netID, netID)
 	r := newRig(t, conf, server)
 	teardown(t, r, netID)
 	ctx := context.Background()
@@ -279,15 +322,14 @@ func TestIsolatedMetadataProxy(t *testing.T) {
 	dhcp := dhcpIP(t, server, netID)
 	tap, _ := os.ReadFile(dnsmasq.ConfPaths(conf, netID).Interface)
 	ipv6 := r.dev.IPv6Enabled()
-	for _, want := range []string{"bind 169.254.169.254:80\n", "server metadata " + conf.MetadataProxySocket + "\n",
-		"user        root\n", "group       root\n", "log         /dev/log local0 info\n",
-		"http-request set-header X-Neutron-Network-ID " + netID + "\n"} {
-		if !strings.Contains(cfg, want) {
-			t.Errorf("haproxy config lacks %q:\n%s", want, cfg)
-		}
+	// byte for byte neutron's file for this network: user and group are
+	// the effective ones (metadata_proxy_user/group empty)
+	golden := "isolated_metadata_no_router"
+	if !ipv6 {
+		golden = "isolated_metadata_ipv6_disabled"
 	}
-	if v6 := "bind fe80::a9fe:a9fe:80 interface " + string(tap) + "\n"; ipv6 != strings.Contains(cfg, v6) {
-		t.Errorf("IPv6 enabled %v but config has %q: %v", ipv6, v6, !ipv6)
+	if want := goldenProxyConfig(t, golden, conf.StatePath, netID, string(tap), "root", "root"); cfg != want {
+		t.Errorf("haproxy config:\n%s\nwant (neutron's):\n%s", cfg, want)
 	}
 	if opts, _ := os.ReadFile(dnsmasq.ConfPaths(conf, netID).Opts); !strings.Contains(string(opts), "169.254.169.254/32,"+dhcp) {
 		t.Errorf("opts lack the metadata route via %s:\n%s", dhcp, opts)
@@ -417,7 +459,7 @@ func TestForceMetadataProxy(t *testing.T) {
 	net := e2eNetwork(netID, subnetID, 172)
 	net.Ports = append(net.Ports, routerPort(netID, subnetID, "10.172.0.1", "e2e0000a-7000-4000-8000-000000000172"))
 	server.Put(net)
-	killProxiesAtEnd(t, conf, netID)
+	backstop(t, conf, netID, netID)
 	r := newRig(t, conf, server)
 	teardown(t, r, netID)
 	ctx := context.Background()
@@ -474,7 +516,7 @@ func TestMetadataNetworkProxy(t *testing.T) {
 		}},
 	}
 	server.Put(net)
-	killProxiesAtEnd(t, conf, netID, routerID)
+	backstop(t, conf, netID, netID, routerID)
 	r := newRig(t, conf, server)
 	teardown(t, r, netID)
 	ctx := context.Background()
@@ -504,7 +546,11 @@ func TestMetadataNetworkProxy(t *testing.T) {
 	}
 	proxyGone(t, r, netID, netPid)
 	routerPid, cfg := runningProxy(t, r, netID, routerID)
-	if !strings.Contains(cfg, "http-request set-header X-Neutron-Router-ID "+routerID+"\n") {
+	if tap, _ := os.ReadFile(dnsmasq.ConfPaths(conf, netID).Interface); r.dev.IPv6Enabled() {
+		if want := goldenProxyConfig(t, "metadata_network", conf.StatePath, routerID, string(tap), "root", "root"); cfg != want {
+			t.Errorf("router-keyed haproxy config:\n%s\nwant (neutron's):\n%s", cfg, want)
+		}
+	} else if !strings.Contains(cfg, "http-request set-header X-Neutron-Router-ID "+routerID+"\n") {
 		t.Errorf("router-keyed config:\n%s", cfg)
 	}
 	// the subnet is routed now (option 121 via the gateway, which this rig
@@ -562,7 +608,7 @@ func TestMetadataProxyIPv4OnlyWhenDADFails(t *testing.T) {
 	server := memory.New(host)
 	net := e2eNetwork(netID, subnetID, 174)
 	server.Put(net)
-	killProxiesAtEnd(t, conf, netID)
+	backstop(t, conf, netID, netID)
 	r := newRig(t, conf, server)
 	if !r.dev.IPv6Enabled() {
 		t.Skip("IPv6 disabled: no IPv6 metadata address to collide")
