@@ -167,6 +167,7 @@ func runBench(f *benchFlags, stdout, stderr io.Writer) error {
 		}
 		sctx, scancel := context.WithTimeout(ctx, f.timeout)
 		defer scancel()
+		load := loadAvg()
 		res, err := fn(sctx)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", name, err))
@@ -174,6 +175,7 @@ func runBench(f *benchFlags, stdout, stderr io.Writer) error {
 		}
 		if res != nil {
 			res["scenario"] = name
+			res["loadavg_1m_before"] = load
 		}
 		return res
 	}

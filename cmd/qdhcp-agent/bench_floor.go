@@ -48,6 +48,7 @@ func (e *benchEnv) floor(ctx context.Context) (res benchResult, err error) {
 		}
 	}()
 
+	cpu := takeCPU()
 	n := e.f.networks
 	per := make([]time.Duration, 0, n)
 	var total time.Duration
@@ -93,6 +94,7 @@ func (e *benchEnv) floor(ctx context.Context) (res benchResult, err error) {
 		total += d
 	}
 	slices.Sort(per)
+	defer func() { cpu.add(res) }()
 	return benchResult{
 		"networks":       n,
 		"seconds":        round3(total.Seconds()),

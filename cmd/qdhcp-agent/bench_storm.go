@@ -70,6 +70,7 @@ func (e *benchEnv) storm(ctx context.Context) (res benchResult, err error) {
 	ds0, as0 := a.st.Driver.Stats(), a.st.Agent.Stats()
 	readySeen := len(a.src.Server().ReadyPorts())
 
+	cpu := takeCPU()
 	start := time.Now()
 	for _, n := range notes {
 		a.st.Notify(n)
@@ -114,6 +115,7 @@ func (e *benchEnv) storm(ctx context.Context) (res benchResult, err error) {
 	e.noteRSS("storm")
 	ds, as := a.st.Driver.Stats(), a.st.Agent.Stats()
 	hups := ds.HUPs - ds0.HUPs
+	defer func() { cpu.add(res) }()
 	return benchResult{
 		"ports":             m,
 		"burst_ms":          ms(burst),

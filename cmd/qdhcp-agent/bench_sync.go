@@ -43,6 +43,7 @@ func (e *benchEnv) coldSync(ctx context.Context) (res benchResult, err error) {
 		ids = append(ids, bn.net.ID)
 	}
 
+	cpu := takeCPU()
 	start := time.Now()
 	if err := a.start(ctx); err != nil {
 		return nil, err
@@ -80,6 +81,7 @@ func (e *benchEnv) coldSync(ctx context.Context) (res benchResult, err error) {
 	total := time.Since(start)
 	e.noteRSS("cold_sync")
 	ds, as := a.st.Driver.Stats(), a.st.Agent.Stats()
+	defer func() { cpu.add(res) }()
 	return benchResult{
 		"networks":          n,
 		"ports_per_network": p,
