@@ -17,6 +17,7 @@ import (
 // errors are joined.
 func (m *Manager) Destroy(ctx context.Context, networkID, devName string, plugin model.PluginAPI) error {
 	defer m.lock(networkID)()
+	m.setLive(networkID, false)
 	ns := NamespaceName(networkID)
 	var errs []error
 	exists := namespaceExists(ns)

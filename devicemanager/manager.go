@@ -37,6 +37,10 @@ type Manager struct {
 
 	mu    sync.Mutex
 	locks map[string]*netLock
+	// live holds the networks set up and not destroyed since: only those
+	// are repaired (a repair racing with a teardown must not plug the
+	// device of a network that is gone again).
+	live map[string]bool
 }
 
 type netLock struct {
@@ -89,6 +93,7 @@ func New(conf *config.Config, log *slog.Logger, opts ...Option) (*Manager, error
 		ipv6:    kernelIPv6Enabled(),
 		timeout: timeout,
 		locks:   map[string]*netLock{},
+		live:    map[string]bool{},
 	}
 	for _, o := range opts {
 		o(m)
@@ -109,6 +114,24 @@ func (m *Manager) IPv6Enabled() bool { return m.ipv6 }
 // Plan computes what Setup applies for net and its DHCP port.
 func (m *Manager) Plan(net *model.Network, port *model.Port) *Plan {
 	return NewPlan(m.conf, net, port, m.ipv6)
+}
+
+// setLive records whether the network's device is wanted (Setup) or gone
+// (Destroy).
+func (m *Manager) setLive(networkID string, live bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if live {
+		m.live[networkID] = true
+	} else {
+		delete(m.live, networkID)
+	}
+}
+
+func (m *Manager) isLive(networkID string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.live[networkID]
 }
 
 // lock serialises the calls for one network.
@@ -146,6 +169,7 @@ func (m *Manager) lock(networkID string) func() {
 func (m *Manager) Setup(ctx context.Context, net *model.Network, port *model.Port) (string, error) {
 	p := m.Plan(net, port)
 	defer m.lock(net.ID)()
+	m.setLive(net.ID, true)
 	if err := m.apply(ctx, p, false); err != nil {
 		return "", fmt.Errorf("set up DHCP device %s for network %s: %w", p.Device, net.ID, err)
 	}

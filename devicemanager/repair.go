@@ -77,10 +77,15 @@ func (m *Manager) check(ctx context.Context, p *Plan) (Health, error) {
 // anew (or a recreated OVS port's tap) is moved in, and MAC, MTU,
 // addresses, routes and checksum rules are applied again. dnsmasq, bound
 // with --bind-dynamic, picks the new device up by itself. It is a no-op on
-// a healthy device and reports whether it repaired anything.
+// a healthy device, and on a network this Manager has not set up or has
+// destroyed since (a repair loop racing with a teardown must not bring the
+// namespace and OVS port back), and reports whether it repaired anything.
 func (m *Manager) Repair(ctx context.Context, net *model.Network, port *model.Port) (bool, error) {
 	p := m.Plan(net, port)
 	defer m.lock(net.ID)()
+	if !m.isLive(net.ID) {
+		return false, nil // not set up by this Manager, or destroyed since
+	}
 	hl, err := m.check(ctx, p)
 	if err != nil {
 		return false, fmt.Errorf("check %s: %w", p.Device, err)
