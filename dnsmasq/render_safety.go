@@ -92,20 +92,34 @@ func checkPort(i int, p *model.Port) error {
 		}
 	}
 	for j, o := range p.ExtraDHCPOpts {
-		if hasControl(firstLine(o.OptName)) {
-			return bad(at(".extra_dhcp_opts[%d].opt_name", j), "control character in %q", o.OptName)
+		if err := checkText(at(".extra_dhcp_opts[%d].opt_name", j), o.OptName); err != nil {
+			return err
 		}
-		if hasControl(firstLine(o.OptValue)) {
-			return bad(at(".extra_dhcp_opts[%d].opt_value", j), "control character in %q", o.OptValue)
+		if err := checkText(at(".extra_dhcp_opts[%d].opt_value", j), o.OptValue); err != nil {
+			return err
 		}
 	}
 	for j, d := range p.DNSAssignment {
-		if !isHostName(firstLine(d.Hostname)) {
-			return bad(at(".dns_assignment[%d].hostname", j), "invalid DNS name %q", d.Hostname)
+		for _, f := range []struct{ name, v string }{{"hostname", d.Hostname}, {"fqdn", d.FQDN}} {
+			if v := firstLine(f.v); len(v) > model.MaxTextLen || !isHostName(v) {
+				return bad(at(".dns_assignment[%d].%s", j, f.name), "invalid DNS name %.80q (%d bytes)", v, len(v))
+			}
 		}
-		if !isHostName(firstLine(d.FQDN)) {
-			return bad(at(".dns_assignment[%d].fqdn", j), "invalid DNS name %q", d.FQDN)
-		}
+	}
+	return nil
+}
+
+// checkText refuses a name or value whose first line (what is written)
+// holds a control character or is longer than model.MaxTextLen: dnsmasq
+// reads the hosts and opts files in 1024-byte chunks and would take the
+// rest of a longer line for a directive of its own.
+func checkText(path, s string) error {
+	v := firstLine(s)
+	if len(v) > model.MaxTextLen {
+		return bad(path, "longer than %d bytes (%d)", model.MaxTextLen, len(v))
+	}
+	if hasControl(v) {
+		return bad(path, "control character in %q", v)
 	}
 	return nil
 }

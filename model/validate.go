@@ -69,19 +69,35 @@ func hasControl(s string) bool {
 	return false
 }
 
+// MaxTextLen bounds a name or value copied into a dnsmasq file (after the
+// cut at the first newline): neutron's database holds at most 255
+// characters in these columns, and dnsmasq reads its hosts and opts files
+// in chunks of 1024 bytes, taking the rest of a longer line for a new line
+// (a directive of the sender's choosing).
+const MaxTextLen = 255
+
 // checkText rejects control characters left after neutron's cut at the first
-// newline: such a value could otherwise start a new dnsmasq directive.
+// newline (such a value could otherwise start a new dnsmasq directive) and
+// values longer than MaxTextLen.
 func checkText(path, s string) error {
-	if hasControl(TrimToFirstLine(s)) {
-		return verr(path, "control character in %q", s)
+	first := TrimToFirstLine(s)
+	if len(first) > MaxTextLen {
+		return verr(path, "longer than %d bytes (%d)", MaxTextLen, len(first))
+	}
+	if hasControl(first) {
+		return verr(path, "control character in %q", first)
 	}
 	return nil
 }
 
 // checkName validates a hostname or fqdn that goes into dhcp-host and
-// addn-hosts lines: no control characters, white space or commas.
+// addn-hosts lines: no control characters, white space or commas, at most
+// MaxTextLen bytes.
 func checkName(path, s string) error {
 	s = TrimToFirstLine(s)
+	if len(s) > MaxTextLen {
+		return verr(path, "DNS name longer than %d bytes (%d)", MaxTextLen, len(s))
+	}
 	if strings.ContainsAny(s, " \t,#\\") || hasControl(s) {
 		return verr(path, "invalid DNS name %q", s)
 	}
