@@ -69,7 +69,7 @@ func TestHostileNetworkFiles(t *testing.T) {
 	}
 	bad[filepath.Base(link)] = nil
 	for n := 2; n <= 9; n++ {
-		w.nets[w.netID(n)] = true // for the cleanup, should anything appear
+		w.track(w.netID(n)) // for the cleanup, should anything appear
 	}
 
 	a := w.startAgent()

@@ -185,8 +185,12 @@ func (w *world) cleanup() {
 
 // netID, subnetID and portID make ids unique to the world (tag is one
 // hex digit).
-func (w *world) netID(n int) string    { return fmt.Sprintf("e2e%s%04x-0000-4000-8000-000000000000", w.tag, n) }
-func (w *world) subnetID(n int) string { return fmt.Sprintf("e2e%s%04x-5b00-4000-8000-000000000000", w.tag, n) }
+func (w *world) netID(n int) string {
+	return fmt.Sprintf("e2e%s%04x-0000-4000-8000-000000000000", w.tag, n)
+}
+func (w *world) subnetID(n int) string {
+	return fmt.Sprintf("e2e%s%04x-5b00-4000-8000-000000000000", w.tag, n)
+}
 func (w *world) portID(n, i int) string {
 	return fmt.Sprintf("e2e%s%04x-9000-4000-8000-%012x", w.tag, n, i)
 }
@@ -242,9 +246,7 @@ func (w *world) mac(n, i int) string {
 // renamed over.
 func (w *world) writeNet(net *model.Network) {
 	w.t.Helper()
-	w.mu.Lock()
-	w.nets[net.ID] = true
-	w.mu.Unlock()
+	w.track(net.ID)
 	b, err := json.MarshalIndent(net, "", " ")
 	if err != nil {
 		w.t.Fatal(err)
@@ -256,6 +258,13 @@ func (w *world) writeNet(net *model.Network) {
 	if err := os.Rename(tmp, filepath.Join(w.netDir, net.ID+".json")); err != nil {
 		w.t.Fatal(err)
 	}
+}
+
+// track adds a network id to those the cleanup removes.
+func (w *world) track(id string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.nets[id] = true
 }
 
 func (w *world) removeNet(id string) {

@@ -24,8 +24,16 @@ func (e *ValidationError) Error() string {
 	return e.Path + ": " + e.Reason
 }
 
+// maxReason bounds a ValidationError's reason: a hostile value quoted in
+// full would make every log line that reports it as long as the value.
+const maxReason = 200
+
 func verr(path, format string, args ...any) error {
-	return &ValidationError{Path: path, Reason: fmt.Sprintf(format, args...)}
+	reason := fmt.Sprintf(format, args...)
+	if len(reason) > maxReason {
+		reason = fmt.Sprintf("%s... (%d bytes)", strings.ToValidUTF8(reason[:maxReason], ""), len(reason))
+	}
+	return &ValidationError{Path: path, Reason: reason}
 }
 
 // IsUUID reports whether s is a canonical 8-4-4-4-12 hex UUID (any case).
