@@ -207,7 +207,8 @@ func (m *Manager) Update(ctx context.Context, net *model.Network, port *model.Po
 // tap for the next attempt) and is not an ErrPlug: the DHCP port must not
 // be released for it.
 func (m *Manager) apply(ctx context.Context, p *Plan, repair bool) error {
-	if err := ensureNamespace(p.Namespace); err != nil {
+	freshNS, err := ensureNamespace(p.Namespace)
+	if err != nil {
 		return err
 	}
 	if err := m.writeSysctls(p); err != nil {
@@ -243,7 +244,13 @@ func (m *Manager) apply(ctx context.Context, p *Plan, repair bool) error {
 			return err
 		}
 	} else {
+		// the checksum rules do not depend on the device: they are added
+		// while the plug waits for ovs-vswitchd, and both are done before
+		// Setup returns
+		rules := make(chan error, 1)
+		go func() { rules <- ensureChecksumRules(p.Namespace, p.ChecksumRules, freshNS) }()
 		if err := m.plug(ctx, h, p, mac); err != nil {
+			<-rules
 			if repair {
 				return err
 			}
@@ -253,7 +260,7 @@ func (m *Manager) apply(ctx context.Context, p *Plan, repair bool) error {
 			}
 			return fmt.Errorf("%w: %w", ErrPlug, err)
 		}
-		if err := ensureChecksumRules(p.Namespace, p.ChecksumRules); err != nil {
+		if err := <-rules; err != nil {
 			return err
 		}
 	}

@@ -28,27 +28,28 @@ func namespaceExists(name string) bool {
 	return st.Type == unix.NSFS_MAGIC
 }
 
-// ensureNamespace creates the named network namespace unless it exists. Like
-// `ip netns add`, /run/netns is made a shared mount point first so the
-// namespace mounts propagate to other mount namespaces.
-func ensureNamespace(name string) error {
+// ensureNamespace creates the named network namespace unless it exists,
+// and reports whether it created it. Like `ip netns add`, /run/netns is
+// made a shared mount point first so the namespace mounts propagate to
+// other mount namespaces.
+func ensureNamespace(name string) (created bool, err error) {
 	if namespaceExists(name) {
-		return nil
+		return false, nil
 	}
 	if err := prepareNetnsDir(); err != nil {
-		return fmt.Errorf("namespace %s: %w", name, err)
+		return false, fmt.Errorf("namespace %s: %w", name, err)
 	}
 	path := nsPath(name)
 	// a file left behind without a mount (crash between create and mount)
 	if _, err := os.Lstat(path); err == nil {
 		_ = unix.Unmount(path, unix.MNT_DETACH)
 		if err := os.Remove(path); err != nil {
-			return fmt.Errorf("namespace %s: remove stale %s: %w", name, path, err)
+			return false, fmt.Errorf("namespace %s: remove stale %s: %w", name, path, err)
 		}
 	}
 	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE|os.O_EXCL, 0o444)
 	if err != nil {
-		return fmt.Errorf("namespace %s: %w", name, err)
+		return false, fmt.Errorf("namespace %s: %w", name, err)
 	}
 	f.Close()
 
@@ -71,9 +72,9 @@ func ensureNamespace(name string) error {
 	}()
 	if err := <-errc; err != nil {
 		os.Remove(path)
-		return fmt.Errorf("namespace %s: %w", name, err)
+		return false, fmt.Errorf("namespace %s: %w", name, err)
 	}
-	return nil
+	return true, nil
 }
 
 var netnsDirMu sync.Mutex

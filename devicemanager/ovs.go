@@ -8,8 +8,10 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/ovn-org/libovsdb/cache"
 	"github.com/ovn-org/libovsdb/client"
 	"github.com/ovn-org/libovsdb/model"
 	"github.com/ovn-org/libovsdb/ovsdb"
@@ -31,10 +33,37 @@ type ovsDB struct {
 
 	mu sync.Mutex
 	c  client.Client
+
+	// cfgWake is closed (and replaced) whenever the monitor delivers a
+	// change of the Open_vSwitch row, waking waitCurCfg.
+	cfgMu   sync.Mutex
+	cfgWake chan struct{}
+
+	// the group commit of transactAndWait (ovscommit.go)
+	txMu     sync.Mutex
+	txQueue  []*txRequest
+	txBusy   bool
+	namedSeq atomic.Uint64
 }
 
 func newOVSDB(endpoints []string, timeout time.Duration, log *slog.Logger) *ovsDB {
-	return &ovsDB{endpoints: endpoints, timeout: timeout, log: log}
+	return &ovsDB{endpoints: endpoints, timeout: timeout, log: log, cfgWake: make(chan struct{})}
+}
+
+// ovsRowChanged wakes the waiters of waitCurCfg.
+func (o *ovsDB) ovsRowChanged() {
+	o.cfgMu.Lock()
+	close(o.cfgWake)
+	o.cfgWake = make(chan struct{})
+	o.cfgMu.Unlock()
+}
+
+// cfgWaiter returns a channel closed at the next change of the
+// Open_vSwitch row.
+func (o *ovsDB) cfgWaiter() <-chan struct{} {
+	o.cfgMu.Lock()
+	defer o.cfgMu.Unlock()
+	return o.cfgWake
 }
 
 func (o *ovsDB) close() {
@@ -80,6 +109,15 @@ func (o *ovsDB) client(ctx context.Context) (client.Client, error) {
 	if err := c.Connect(cctx); err != nil {
 		return nil, fmt.Errorf("connect to ovsdb %v: %w", o.endpoints, err)
 	}
+	onOVSRow := func(table string, _ model.Model) {
+		if table == vs.OpenvSwitchTable {
+			o.ovsRowChanged()
+		}
+	}
+	c.Cache().AddEventHandler(&cache.EventHandlerFuncs{
+		AddFunc:    onOVSRow,
+		UpdateFunc: func(table string, _, new model.Model) { onOVSRow(table, new) },
+	})
 	ovsRow, br, port, iface := &vs.OpenvSwitch{}, &vs.Bridge{}, &vs.Port{}, &vs.Interface{}
 	mon := c.NewMonitor(
 		client.WithTable(ovsRow, &ovsRow.Bridges, &ovsRow.NextCfg, &ovsRow.CurCfg),
@@ -179,8 +217,9 @@ func (o *ovsDB) ensurePort(ctx context.Context, want internalPort) (created bool
 		}
 		o.log.Info("replacing OVS port", "port", want.Name, "bridges", len(have.bridges))
 	}
+	seq := o.namedSeq.Add(1) // named uuids must be unique in a grouped transaction
 	iface := &vs.Interface{
-		UUID:        "qdhcp_iface",
+		UUID:        fmt.Sprintf("qdhcp_iface_%d", seq),
 		Name:        want.Name,
 		Type:        "internal",
 		ExternalIDs: maps.Clone(want.ExternalIDs),
@@ -189,7 +228,7 @@ func (o *ovsDB) ensurePort(ctx context.Context, want internalPort) (created bool
 		mtu := want.MTU
 		iface.MTURequest = &mtu
 	}
-	port := &vs.Port{UUID: "qdhcp_port", Name: want.Name, Interfaces: []string{iface.UUID}}
+	port := &vs.Port{UUID: fmt.Sprintf("qdhcp_port_%d", seq), Name: want.Name, Interfaces: []string{iface.UUID}}
 	op, err := c.Create(iface, port)
 	if err != nil {
 		return false, fmt.Errorf("ovsdb: create port %s: %w", want.Name, err)
@@ -275,18 +314,20 @@ func (o *ovsDB) deletePort(ctx context.Context, name string) (bool, error) {
 	return true, nil
 }
 
-// transactAndWait commits ops together with next_cfg += 1 (what ovs-vsctl
-// does without --no-wait) and waits until ovs-vswitchd reports cur_cfg at
-// least that value, i.e. it has applied the change.
-func (o *ovsDB) transactAndWait(ctx context.Context, c client.Client, ops []ovsdb.Operation) error {
+// commitAndWait commits ops together with next_cfg += 1 (what ovs-vsctl
+// does without --no-wait) in one transaction and waits until ovs-vswitchd
+// reports cur_cfg at least that value, i.e. it has applied the change.
+// rejected reports that ovsdb-server refused the transaction (an operation
+// failed), in which case none of it was applied.
+func (o *ovsDB) commitAndWait(ctx context.Context, c client.Client, ops []ovsdb.Operation) (rejected bool, err error) {
 	var rows []*vs.OpenvSwitch
 	if err := c.List(ctx, &rows); err != nil || len(rows) == 0 {
-		return fmt.Errorf("ovsdb: no Open_vSwitch row (err %v)", err)
+		return false, fmt.Errorf("ovsdb: no Open_vSwitch row (err %v)", err)
 	}
 	root := rows[0]
 	bump, err := c.Where(root).Mutate(root, model.Mutation{Field: &root.NextCfg, Mutator: ovsdb.MutateOperationAdd, Value: 1})
 	if err != nil {
-		return fmt.Errorf("ovsdb: next_cfg: %w", err)
+		return false, fmt.Errorf("ovsdb: next_cfg: %w", err)
 	}
 	all := append(append(slices.Clone(ops), bump...), ovsdb.Operation{
 		Op:      ovsdb.OperationSelect,
@@ -298,16 +339,16 @@ func (o *ovsDB) transactAndWait(ctx context.Context, c client.Client, ops []ovsd
 	defer cancel()
 	res, err := c.Transact(tctx, all...)
 	if err != nil {
-		return fmt.Errorf("ovsdb transact: %w", err)
+		return false, fmt.Errorf("ovsdb transact: %w", err)
 	}
 	if _, err := ovsdb.CheckOperationResults(res, all); err != nil {
-		return fmt.Errorf("ovsdb transact: %w", err)
+		return true, fmt.Errorf("ovsdb transact: %w", err)
 	}
 	want, ok := nextCfgFrom(res[len(res)-1])
 	if !ok {
-		return nil
+		return false, nil
 	}
-	return o.waitCurCfg(tctx, c, want)
+	return false, o.waitCurCfg(tctx, c, want)
 }
 
 func nextCfgFrom(r ovsdb.OperationResult) (int, bool) {
@@ -323,11 +364,14 @@ func nextCfgFrom(r ovsdb.OperationResult) (int, bool) {
 	return 0, false
 }
 
-// waitCurCfg polls the monitored cur_cfg until it reaches want.
+// waitCurCfg waits until the monitored cur_cfg reaches want: woken by
+// the monitor's update of the Open_vSwitch row, and checking every 10 ms
+// as well (the cache's event queue may drop events when full).
 func (o *ovsDB) waitCurCfg(ctx context.Context, c client.Client, want int) error {
 	t := time.NewTicker(10 * time.Millisecond)
 	defer t.Stop()
 	for {
+		wake := o.cfgWaiter()
 		var rows []*vs.OpenvSwitch
 		if err := c.List(ctx, &rows); err == nil && len(rows) > 0 && rows[0].CurCfg >= want {
 			return nil
@@ -335,6 +379,7 @@ func (o *ovsDB) waitCurCfg(ctx context.Context, c client.Client, want int) error
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("ovs-vswitchd did not apply configuration %d: %w", want, ctx.Err())
+		case <-wake:
 		case <-t.C:
 		}
 	}
