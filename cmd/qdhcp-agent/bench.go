@@ -31,6 +31,7 @@ type benchFlags struct {
 	storm       int
 	stateRoot   string
 	ovsdb       string
+	bridge      string
 	fixture     string
 	golden      string
 	cpuprofile  string
@@ -51,6 +52,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (*benchFlags, error) {
 	fs.IntVar(&f.storm, "storm", 500, "storm: port creates in the burst")
 	fs.StringVar(&f.stateRoot, "state-dir", "/var/tmp/qdhcp-bench", "where each run keeps its state (leftovers of a killed run are cleaned up at the next)")
 	fs.StringVar(&f.ovsdb, "ovsdb", "", "OVSDB endpoint, overriding [OVS] ovsdb_connection")
+	fs.StringVar(&f.bridge, "bridge", "", "integration bridge to plug into (default: a bridge of the run's own, isolated like unbound neutron ports, removed at the end)")
 	fs.StringVar(&f.fixture, "fixture", "testdata/fixtures/large_network_2000_ports.json", "render_large: the network")
 	fs.StringVar(&f.golden, "golden", "testdata/golden/large_network_2000_ports", "render_large: neutron's rendering to check against (\"\" skips)")
 	fs.StringVar(&f.cpuprofile, "cpuprofile", "", "write a CPU profile of the run to this file")
@@ -168,7 +170,10 @@ func runBench(f *benchFlags, stdout, stderr io.Writer) error {
 		sctx, scancel := context.WithTimeout(ctx, f.timeout)
 		defer scancel()
 		load := loadAvg()
-		res, err := fn(sctx)
+		var res benchResult
+		var err error
+		// CPU profile samples carry the scenario (go tool pprof -tagfocus=scenario=storm)
+		pprof.Do(sctx, pprof.Labels("scenario", name), func(ctx context.Context) { res, err = fn(ctx) })
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", name, err))
 			return nil

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"sort"
 	"sync"
 	"time"
@@ -152,7 +153,11 @@ func (a *benchAgent) stop() error {
 	}
 	a.mu.Unlock()
 	sort.Strings(ids)
-	errs := teardownNetworks(a.st, a.src, ids)
+	var errs []error
+	// profile samples of the teardown are not the scenario's
+	pprof.Do(context.Background(), pprof.Labels("phase", "teardown"), func(context.Context) {
+		errs = teardownNetworks(a.st, a.src, ids)
+	})
 	if err := os.RemoveAll(a.conf.StatePath); err != nil {
 		errs = append(errs, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -30,6 +31,9 @@ type benchEnv struct {
 
 	mu    sync.Mutex
 	rssAt map[string]int64 // moment -> VmRSS kB
+
+	bridge    string // the integration bridge the agents plug into
+	ownBridge bool   // made by this run (deleted at close)
 }
 
 func newBenchEnv(f *benchFlags, log *slog.Logger) (*benchEnv, error) {
@@ -48,7 +52,42 @@ func newBenchEnv(f *benchFlags, log *slog.Logger) (*benchEnv, error) {
 	if err := os.MkdirAll(e.root, 0o755); err != nil {
 		return nil, err
 	}
+	e.bridge = f.bridge
+	if e.bridge == "" {
+		e.bridge, e.ownBridge = benchBridgeName(e.run), true
+		if err := addBenchBridge(e.bridge); err != nil {
+			os.RemoveAll(e.root)
+			return nil, err
+		}
+	}
 	return e, nil
+}
+
+// benchBridgeName is the integration bridge of a run.
+func benchBridgeName(run uint16) string { return fmt.Sprintf("br-qb%04x", run) }
+
+// addBenchBridge makes an integration bridge for the run, on the userspace
+// datapath, in secure fail mode with no flows: its ports are isolated as
+// neutron's OVS agent keeps a DHCP port until it binds it to its network's
+// VLAN. (On a shared bridge in standalone mode every multicast a new
+// device sends, IPv6 DAD and MLD, would be flooded to every other port,
+// work no real node does across networks.) The bench is a tool, not the
+// agent: it uses ovs-vsctl.
+func addBenchBridge(name string) error {
+	out, err := exec.Command("ovs-vsctl", "--may-exist", "add-br", name, "--",
+		"set", "Bridge", name, "datapath_type=netdev", "fail_mode=secure").CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("add bench bridge %s: %w: %s", name, err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+func delBenchBridge(name string) error {
+	out, err := exec.Command("ovs-vsctl", "--if-exists", "del-br", name).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("delete bench bridge %s: %w: %s", name, err, strings.TrimSpace(string(out)))
+	}
+	return nil
 }
 
 func benchOVSDBSocket(f *benchFlags) string {
@@ -61,6 +100,11 @@ func benchOVSDBSocket(f *benchFlags) string {
 // close removes the run's state directory (each scenario has already torn
 // its networks down).
 func (e *benchEnv) close() {
+	if e.ownBridge {
+		if err := delBenchBridge(e.bridge); err != nil {
+			e.log.Warn("remove bench bridge", "err", err)
+		}
+	}
 	if err := os.RemoveAll(e.root); err != nil {
 		e.log.Warn("remove bench state", "dir", e.root, "err", err)
 	}
@@ -79,6 +123,9 @@ func (e *benchEnv) conf(scenario string) (*config.Config, error) {
 	conf.ExpandStatePath()
 	if conf.InterfaceDriver == "" {
 		conf.InterfaceDriver = "openvswitch"
+	}
+	if err := conf.Set("OVS", "integration_bridge", e.bridge); err != nil {
+		return nil, err
 	}
 	if err := os.MkdirAll(conf.StatePath, 0o755); err != nil {
 		return nil, err

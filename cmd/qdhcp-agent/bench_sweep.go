@@ -36,11 +36,21 @@ func sweepBenchLeftovers(f *benchFlags, log *slog.Logger) {
 		}
 		dir := filepath.Join(f.stateRoot, e.Name())
 		log.Info("cleaning up a killed bench run", "dir", dir)
+		_, runHex, _ := strings.Cut(e.Name(), "-")
+		bridge := f.bridge
+		if run, err := strconv.ParseUint(runHex, 16, 16); err == nil && bridge == "" {
+			bridge = benchBridgeName(uint16(run))
+		}
 		sweepFloor(filepath.Join(dir, "floor"), log)
 		scen, _ := os.ReadDir(dir)
 		for _, s := range scen {
 			if s.IsDir() && s.Name() != "floor" {
-				sweepScenario(f, filepath.Join(dir, s.Name()), log)
+				sweepScenario(f, filepath.Join(dir, s.Name()), bridge, log)
+			}
+		}
+		if f.bridge == "" && bridge != "" {
+			if err := delBenchBridge(bridge); err != nil {
+				log.Warn("sweep", "err", err)
 			}
 		}
 		if err := os.RemoveAll(dir); err != nil {
@@ -50,11 +60,14 @@ func sweepBenchLeftovers(f *benchFlags, log *slog.Logger) {
 }
 
 // sweepScenario tears down the networks under a scenario's state_path.
-func sweepScenario(f *benchFlags, statePath string, log *slog.Logger) {
+func sweepScenario(f *benchFlags, statePath, bridge string, log *slog.Logger) {
 	conf := config.Defaults()
 	conf.StatePath = statePath
 	conf.ExpandStatePath()
 	conf.InterfaceDriver = "openvswitch"
+	if bridge != "" {
+		conf.OVS.IntegrationBridge = bridge
+	}
 	nets, err := os.ReadDir(conf.DHCPConfs)
 	if err != nil {
 		return
