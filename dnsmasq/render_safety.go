@@ -3,6 +3,7 @@ package dnsmasq
 import (
 	"fmt"
 	"net/netip"
+	"strings"
 
 	"qdhcp/dhcpagent/config"
 	"qdhcp/model"
@@ -98,6 +99,11 @@ func checkPort(i int, p *model.Port) error {
 		if err := checkText(at(".extra_dhcp_opts[%d].opt_value", j), o.OptValue); err != nil {
 			return err
 		}
+		if isClientIDOpt(o) && strings.Contains(firstLine(o.OptValue), ",") {
+			// the id: field of a dhcp-host line: a comma would add fields
+			// (another MAC, address, tag) to the port's line
+			return bad(at(".extra_dhcp_opts[%d].opt_value", j), "comma in client-id %q", firstLine(o.OptValue))
+		}
 	}
 	for j, d := range p.DNSAssignment {
 		for _, f := range []struct{ name, v string }{{"hostname", d.Hostname}, {"fqdn", d.FQDN}} {
@@ -125,8 +131,8 @@ func checkText(path, s string) error {
 }
 
 func checkConf(c *config.Config) error {
-	if !isHostName(c.DNSDomain) {
-		return bad("dns_domain", "invalid domain %q", c.DNSDomain)
+	if len(c.DNSDomain) > model.MaxTextLen || !isHostName(c.DNSDomain) {
+		return bad("dns_domain", "invalid domain %.80q (%d bytes)", c.DNSDomain, len(c.DNSDomain))
 	}
 	for _, o := range []struct{ name, v string }{
 		{"dhcp_confs", c.DHCPConfs},

@@ -239,6 +239,11 @@ func (p *Port) validate(path string) error {
 		if err := checkText(op+".opt_value", o.OptValue); err != nil {
 			return err
 		}
+		if isClientID(o) && strings.Contains(TrimToFirstLine(o.OptValue), ",") {
+			// the id: field of a dhcp-host line: a comma would add fields
+			// (another MAC, address, tag) to the line
+			return verr(op+".opt_value", "comma in client-id %q", TrimToFirstLine(o.OptValue))
+		}
 		if o.IPVersion != 0 && o.IPVersion != 4 && o.IPVersion != 6 {
 			return verr(op+".ip_version", "must be 4 or 6, got %d", o.IPVersion)
 		}
@@ -256,6 +261,13 @@ func (p *Port) validate(path string) error {
 		}
 	}
 	return nil
+}
+
+// isClientID is IsClientID on the name as written (cut at the first
+// newline).
+func isClientID(o ExtraDHCPOpt) bool {
+	n := TrimToFirstLine(o.OptName)
+	return n == ClientIDOptName || n == ClientIDOptNumber
 }
 
 // DecodeNetwork parses one network in the get_network_info format and

@@ -113,6 +113,12 @@ func textCases() []hostileCase {
 		hostileCase{"1 MB after the newline", opt(func(o *ExtraDHCPOpt) { o.OptValue = "1400\n" + huge }), ""},
 		hostileCase{"1 MB opt_name", opt(func(o *ExtraDHCPOpt) { o.OptName = huge }), "ports[0].extra_dhcp_opts[0].opt_name"},
 		hostileCase{"1 MB client-id", opt(func(o *ExtraDHCPOpt) { o.OptName, o.OptValue = ClientIDOptName, huge }), "ports[0].extra_dhcp_opts[0].opt_value"},
+		hostileCase{"client-id with commas", opt(func(o *ExtraDHCPOpt) {
+			o.OptName, o.OptValue = ClientIDOptName, "x,fa:16:3e:00:00:02,evil,10.0.0.66"
+		}), "ports[0].extra_dhcp_opts[0].opt_value"},
+		hostileCase{"option 61 with a comma", opt(func(o *ExtraDHCPOpt) { o.OptName, o.OptValue = "61\nx", "01:02,set:y" }), "ports[0].extra_dhcp_opts[0].opt_value"},
+		hostileCase{"client-id with a comma after the newline", opt(func(o *ExtraDHCPOpt) { o.OptName, o.OptValue = "61", "01:02\n,x" }), ""},
+		hostileCase{"commas in another option", opt(func(o *ExtraDHCPOpt) { o.OptName, o.OptValue = "tag:a,tag:b,router", "10.0.0.1,10.0.0.2" }), ""},
 		hostileCase{"1 MB device_id", func(n *Network) { n.Ports[0].DeviceID = huge }, "ports[0].device_id"},
 		hostileCase{"1 MB network id", func(n *Network) { n.ID = huge }, "id"},
 		hostileCase{"1 MB MAC", func(n *Network) { n.Ports[0].MACAddress = huge }, "ports[0].mac_address"},
@@ -177,7 +183,9 @@ func numberCases() []hostileCase {
 		hostileCase{"nameserver with a newline", func(n *Network) { n.Subnets[0].DNSNameservers = []string{"10.0.0.53\nport=53"} }, "subnets[0].dns_nameservers[0]"},
 		hostileCase{"pool end not an IP", func(n *Network) { n.Subnets[0].AllocationPools[0].End = "10.0.0.254/../x" }, "subnets[0].allocation_pools[0].end"},
 		hostileCase{"MAC with a newline", func(n *Network) { n.Ports[0].MACAddress = "fa:16:3e:00:00:1\n" }, "ports[0].mac_address"},
-		hostileCase{"MAC 20 bytes", func(n *Network) { n.Ports[0].MACAddress = "00:00:00:00:fe:80:00:00:00:00:00:00:02:00:5e:10:00:00:00:01" }, "ports[0].mac_address"},
+		hostileCase{"MAC 20 bytes", func(n *Network) {
+			n.Ports[0].MACAddress = "00:00:00:00:fe:80:00:00:00:00:00:00:02:00:5e:10:00:00:00:01"
+		}, "ports[0].mac_address"},
 		hostileCase{"fixed IP with a zone", func(n *Network) { n.Ports[0].FixedIPs[1].IPAddress = "2001:db8::10%x,set:y" }, "ports[0].fixed_ips[1].ip_address"},
 		hostileCase{"duplicate IPs: the agent resyncs, the renderer writes both", func(n *Network) {
 			p := n.Ports[0].Clone()
