@@ -11,6 +11,11 @@ import (
 // be "group.option". A "$" followed by anything else stays as written.
 var refPattern = regexp.MustCompile(`(?i)\$(?:(\$)|([_a-z][._a-z0-9]*)|\{([_a-z][._a-z0-9]*)\})`)
 
+// maxSubstituted bounds what references may add to one value: a few lines
+// of "$a$a$a..." referring to each other would otherwise expand
+// exponentially (gigabytes from a kilobyte file).
+const maxSubstituted = 1 << 20
+
 // refLookup returns the value an option reference stands for.
 type refLookup func(o *option) (string, error)
 
@@ -23,6 +28,7 @@ func interpolate(value, group string, lookup refLookup) (string, error) {
 	}
 	value = strings.ReplaceAll(value, `\$`, `$$`)
 	var firstErr error
+	added := 0
 	out := refPattern.ReplaceAllStringFunc(value, func(m string) string {
 		sub := refPattern.FindStringSubmatch(m)
 		if sub[1] != "" {
@@ -36,9 +42,17 @@ func interpolate(value, group string, lookup refLookup) (string, error) {
 			}
 			return m
 		}
+		if firstErr != nil {
+			return ""
+		}
 		v, err := lookup(o)
-		if err != nil && firstErr == nil {
+		if err != nil {
 			firstErr = fmt.Errorf("substituting %q: %w", "$"+name, err)
+			return ""
+		}
+		if added += len(v); added > maxSubstituted {
+			firstErr = fmt.Errorf("substitutions add more than %d bytes", maxSubstituted)
+			return ""
 		}
 		return v
 	})
