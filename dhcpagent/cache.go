@@ -1,6 +1,7 @@
 package dhcpagent
 
 import (
+	"net/netip"
 	"sort"
 	"sync"
 	"time"
@@ -21,6 +22,16 @@ type cache struct {
 	ports    map[string]string // port id -> network id
 	deleted  map[string]time.Time
 	now      func() time.Time
+	// holders indexes the fixed IPs of the cached ports: (network,
+	// address) -> ids of the ports holding it (duplicate-IP checks cost
+	// O(1) per port event instead of a copy of the network)
+	holders map[ipKey]map[string]bool
+}
+
+// ipKey is an address on a network.
+type ipKey struct {
+	net  string
+	addr netip.Addr
 }
 
 func newCache() *cache {
@@ -30,7 +41,44 @@ func newCache() *cache {
 		ports:    map[string]string{},
 		deleted:  map[string]time.Time{},
 		now:      time.Now,
+		holders:  map[ipKey]map[string]bool{},
 	}
+}
+
+// indexPort records (add) or forgets the fixed IPs of a port of network
+// netID. c.mu must be held.
+func (c *cache) indexPort(netID string, p *model.Port, add bool) {
+	for _, f := range p.FixedIPs {
+		k := ipKey{netID, f.Addr()}
+		h := c.holders[k]
+		if add {
+			if h == nil {
+				h = map[string]bool{}
+				c.holders[k] = h
+			}
+			h[p.ID] = true
+		} else if h != nil {
+			delete(h, p.ID)
+			if len(h) == 0 {
+				delete(c.holders, k)
+			}
+		}
+	}
+}
+
+// ipTaken reports whether a cached port of network netID other than port
+// holds one of port's fixed IPs.
+func (c *cache) ipTaken(netID string, port *model.Port) bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	for _, f := range port.FixedIPs {
+		for id := range c.holders[ipKey{netID, f.Addr()}] {
+			if id != port.ID {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // put stores (a copy of) net, replacing what was cached for its id.
@@ -45,6 +93,7 @@ func (c *cache) put(net *model.Network) {
 	}
 	for _, p := range n.Ports {
 		c.ports[p.ID] = n.ID
+		c.indexPort(n.ID, p, true)
 	}
 }
 
@@ -74,6 +123,7 @@ func (c *cache) removeLocked(id string) {
 	}
 	for _, p := range old.Ports {
 		delete(c.ports, p.ID)
+		c.indexPort(id, p, false)
 	}
 	delete(c.networks, id)
 }
@@ -128,8 +178,14 @@ func (c *cache) putPort(p *model.Port) bool {
 	if !ok {
 		return false
 	}
-	if oldNet, ok := c.ports[p.ID]; ok && oldNet != p.NetworkID {
+	oldNet, known := c.ports[p.ID]
+	if known && oldNet != p.NetworkID {
 		if on := c.networks[oldNet]; on != nil {
+			for _, q := range on.Ports {
+				if q.ID == p.ID {
+					c.indexPort(oldNet, q, false)
+				}
+			}
 			on.Ports = removePort(on.Ports, p.ID)
 		}
 	}
@@ -137,6 +193,7 @@ func (c *cache) putPort(p *model.Port) bool {
 	replaced := false
 	for i, q := range n.Ports {
 		if q.ID == p.ID {
+			c.indexPort(n.ID, q, false)
 			n.Ports[i] = cp
 			replaced = true
 			break
@@ -145,6 +202,7 @@ func (c *cache) putPort(p *model.Port) bool {
 	if !replaced {
 		n.Ports = append(n.Ports, cp)
 	}
+	c.indexPort(n.ID, cp, true)
 	c.ports[p.ID] = n.ID
 	return true
 }
@@ -167,6 +225,7 @@ func (c *cache) removePort(portID string) *model.Port {
 	var removed *model.Port
 	for _, p := range n.Ports {
 		if p.ID == portID {
+			c.indexPort(netID, p, false)
 			removed = p.Clone()
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/netip"
 	"slices"
 	"time"
 
@@ -97,25 +96,7 @@ func (a *Agent) planBatch(netID string, batch []*event) plan {
 // duplicateIP reports whether another cached port of the network holds one
 // of port's IPs (the cache is then out of sync with the server).
 func (a *Agent) duplicateIP(netID string, port *model.Port) bool {
-	net := a.cache.get(netID)
-	if net == nil {
-		return false
-	}
-	ips := map[netip.Addr]bool{}
-	for _, f := range port.FixedIPs {
-		ips[f.Addr()] = true
-	}
-	for _, q := range net.Ports {
-		if q.ID == port.ID {
-			continue
-		}
-		for _, f := range q.FixedIPs {
-			if ips[f.Addr()] {
-				return true
-			}
-		}
-	}
-	return false
+	return a.cache.ipTaken(netID, port)
 }
 
 // processBatch runs one coalesced batch of events for a network.
