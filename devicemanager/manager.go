@@ -206,7 +206,32 @@ func (m *Manager) Update(ctx context.Context, net *model.Network, port *model.Po
 // plug leaves the OVS port in place (ovs-vswitchd, once back, recreates its
 // tap for the next attempt) and is not an ErrPlug: the DHCP port must not
 // be released for it.
-func (m *Manager) apply(ctx context.Context, p *Plan, repair bool) error {
+//
+// A network without a namespace yet has no device either: its OVS port is
+// created, and ovs-vswitchd's work on it awaited, while the namespace is
+// made and prepared (a fresh network's setup is mostly these two waits).
+func (m *Manager) apply(ctx context.Context, p *Plan, repair bool) (err error) {
+	var early chan ovsPlugged
+	if !namespaceExists(p.Namespace) {
+		early = make(chan ovsPlugged, 1)
+		go func() { early <- m.plugOVS(ctx, nil, p) }()
+		defer func() {
+			if early == nil {
+				return // consumed by the plug
+			}
+			// failed before the plug: take an OVS port made early away
+			// again (a repair keeps it, as a failed plug does)
+			o := <-early
+			if o.root != nil {
+				o.root.Close()
+			}
+			if o.created && !repair {
+				if uerr := m.unplug(ctx, nil, p.Namespace, p.Device); uerr != nil {
+					m.log.Warn("unplug after a failed setup", "device", p.Device, "err", uerr)
+				}
+			}
+		}()
+	}
 	freshNS, err := ensureNamespace(p.Namespace)
 	if err != nil {
 		return err
@@ -227,9 +252,11 @@ func (m *Manager) apply(ctx context.Context, p *Plan, repair bool) error {
 		return fmt.Errorf("namespace %s: %w", p.Namespace, err)
 	}
 
-	ready, err := m.deviceReady(h, p)
-	if err != nil {
-		return err
+	ready := false
+	if early == nil {
+		if ready, err = m.deviceReady(h, p); err != nil {
+			return err
+		}
 	}
 	if ready {
 		m.log.Debug("reusing existing device", "device", p.Device, "namespace", p.Namespace)
@@ -249,7 +276,15 @@ func (m *Manager) apply(ctx context.Context, p *Plan, repair bool) error {
 		// Setup returns
 		rules := make(chan error, 1)
 		go func() { rules <- ensureChecksumRules(p.Namespace, p.ChecksumRules, freshNS) }()
-		if err := m.plug(ctx, h, p, mac); err != nil {
+		var err error
+		if early != nil {
+			o := <-early
+			early = nil
+			err = m.plugMove(o, h, p, mac)
+		} else {
+			err = m.plug(ctx, h, p, mac)
+		}
+		if err != nil {
 			<-rules
 			if repair {
 				return err

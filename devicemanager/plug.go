@@ -15,6 +15,22 @@ import (
 // namespace with the port's MAC, the network's MTU, up. A dead device of the
 // same name in the namespace (left by an ovs-vswitchd restart) is replaced.
 func (m *Manager) plug(ctx context.Context, nsh *netlink.Handle, p *Plan, mac net.HardwareAddr) error {
+	return m.plugMove(m.plugOVS(ctx, nsh, p), nsh, p, mac)
+}
+
+// ovsPlugged is the first half of a plug: the OVS port's device, in the
+// root namespace.
+type ovsPlugged struct {
+	root    *netlink.Handle // the root namespace (to close)
+	link    netlink.Link
+	created bool // the OVS port was created (not reused)
+	err     error
+}
+
+// plugOVS creates (or reuses) the OVS internal port and waits for
+// ovs-vswitchd to create its tap in the root namespace. nsh is the plan's
+// namespace, nil when it does not exist yet (it then holds no device).
+func (m *Manager) plugOVS(ctx context.Context, nsh *netlink.Handle, p *Plan) (res ovsPlugged) {
 	created, err := m.ovs.ensurePort(ctx, internalPort{
 		Bridge:      p.Bridge,
 		Name:        p.Device,
@@ -22,45 +38,62 @@ func (m *Manager) plug(ctx context.Context, nsh *netlink.Handle, p *Plan, mac ne
 		MTU:         p.MTU,
 	})
 	if err != nil {
-		return err
+		return ovsPlugged{err: err}
 	}
 	m.log.Info("plugging DHCP device", "device", p.Device, "bridge", p.Bridge, "namespace", p.Namespace,
 		"mac", p.MAC, "mtu", p.MTU, "ovs_port_created", created)
 
+	res.created = created
 	root, err := rootHandle()
 	if err != nil {
-		return err
+		res.err = err
+		return res
 	}
-	defer root.Close()
+	res.root = root
 	if !created {
 		// the row existed; if its device is nowhere (the namespace holding
 		// it was deleted, quirk 4), ovs-vswitchd will not make a new one:
 		// recreate the row
 		inRoot, err := linkByName(root, p.Device)
 		if err != nil {
-			return err
+			res.err = err
+			return res
 		}
-		inNS, err := linkByName(nsh, p.Device)
-		if err != nil {
-			return err
+		var inNS netlink.Link
+		if nsh != nil {
+			if inNS, err = linkByName(nsh, p.Device); err != nil {
+				res.err = err
+				return res
+			}
 		}
 		if inRoot == nil && inNS == nil {
 			m.log.Info("OVS port has no device, recreating it", "device", p.Device)
 			if _, err := m.ovs.deletePort(ctx, p.Device); err != nil {
-				return err
+				res.err = err
+				return res
 			}
 			if _, err := m.ovs.ensurePort(ctx, internalPort{Bridge: p.Bridge, Name: p.Device, ExternalIDs: p.ExternalIDs, MTU: p.MTU}); err != nil {
-				return err
+				res.err = err
+				return res
 			}
 		}
 	}
 	wctx, cancel := context.WithTimeout(ctx, m.timeout)
 	defer cancel()
-	l, err := waitLink(wctx, root, p.Device)
-	if err != nil {
-		return err
+	res.link, res.err = waitLink(wctx, root, p.Device)
+	return res
+}
+
+// plugMove is the second half of a plug: the device moves into the
+// namespace (nsh) and is configured there.
+func (m *Manager) plugMove(o ovsPlugged, nsh *netlink.Handle, p *Plan, mac net.HardwareAddr) error {
+	if o.root != nil {
+		defer o.root.Close()
 	}
-	return moveIntoNamespace(root, nsh, p.Namespace, l, mac, p.MTU)
+	if o.err != nil {
+		return o.err
+	}
+	return moveIntoNamespace(o.root, nsh, p.Namespace, o.link, mac, p.MTU)
 }
 
 // unplug removes a device: its OVS port if there is one (ovs-vswitchd then
