@@ -172,8 +172,17 @@ func (d *Driver) enableLocked(ctx context.Context, st *netState, net *model.Netw
 	if err != nil {
 		return fmt.Errorf("set up DHCP port: %w", err)
 	}
+	// render (and, when no dnsmasq runs for the network, write its files)
+	// while the device is being set up: neither needs the other
+	prepared := make(chan *prepared, 1)
+	go func() { prepared <- d.prepare(paths, net, model.DeviceName(d.conf.DeviceNamePrefix(), port.ID)) }()
 	dev, err := d.devices.Setup(ctx, net, port)
+	pre := <-prepared
 	if err != nil {
+		if pre.madeDir {
+			// leave no state dir behind for a network that is not served
+			os.RemoveAll(paths.Dir)
+		}
 		if errors.Is(err, devicemanager.ErrPlug) {
 			// neutron releases the port when plugging failed
 			if rerr := d.plugin.ReleaseDHCPPort(ctx, net.ID, model.DHCPDeviceID(d.conf.Host, net.ID)); rerr != nil {
@@ -183,21 +192,14 @@ func (d *Driver) enableLocked(ctx context.Context, st *netState, net *model.Netw
 		return err
 	}
 	st.port, st.dev = port.Clone(), dev
-	if err := os.MkdirAll(paths.Dir, 0o755); err != nil {
-		return fmt.Errorf("state dir: %w", err)
+	if pre.err == nil && pre.files.Interface != dev {
+		pre = d.prepare(paths, net, dev) // not the device name foreseen
 	}
-	if err := writeFileAtomic(paths.Interface, []byte(dev), 0o644); err != nil {
-		return err
-	}
-	prev, err := readFileIfExists(paths.Leases)
-	if err != nil {
-		return fmt.Errorf("read leases: %w", err)
-	}
-	files, err := dnsmasq.Render(&dnsmasq.Input{Network: net, Conf: d.conf, Env: d.env(), DeviceName: dev, PrevLeases: prev})
-	if err != nil {
-		return fmt.Errorf("render: %w", err)
+	if pre.err != nil {
+		return pre.err
 	}
 	d.renders.Add(1)
+	files := pre.files
 
 	pid, running := procmon.Active(paths.Pid, net.ID)
 	if running && d.sameProcess(pid, files.Argv, net.ID) {
@@ -219,11 +221,8 @@ func (d *Driver) enableLocked(ctx context.Context, st *netState, net *model.Netw
 			return err
 		}
 	}
-	for _, f := range []struct {
-		path string
-		data []byte
-	}{{paths.Leases, files.Leases}, {paths.Host, files.Host}, {paths.AddnHosts, files.AddnHosts}, {paths.Opts, files.Opts}} {
-		if err := writeFileAtomic(f.path, f.data, 0o644); err != nil {
+	if !pre.wrote || running {
+		if err := writeSpawnFiles(paths, files); err != nil {
 			return err
 		}
 	}
@@ -237,6 +236,58 @@ func (d *Driver) enableLocked(ctx context.Context, st *netState, net *model.Netw
 		return err
 	}
 	return d.afterConfigure(ctx, st, net)
+}
+
+// prepared is a network's render before dnsmasq is (re)started.
+type prepared struct {
+	files   *dnsmasq.Files
+	wrote   bool // leases, host, addn_hosts and opts are written
+	madeDir bool // the state dir did not exist before
+	err     error
+}
+
+// prepare creates the network's state dir, writes its interface file,
+// renders its files for device dev and, when no dnsmasq runs for the network (none can read them
+// meanwhile: dnsmasq is only started by the caller, which holds the
+// network's lock), writes the files a spawn needs.
+func (d *Driver) prepare(paths dnsmasq.Paths, net *model.Network, dev string) *prepared {
+	p := &prepared{}
+	if _, err := os.Stat(paths.Dir); errors.Is(err, os.ErrNotExist) {
+		p.madeDir = true
+	}
+	if err := os.MkdirAll(paths.Dir, 0o755); err != nil {
+		p.err = fmt.Errorf("state dir: %w", err)
+		return p
+	}
+	if err := writeFileAtomic(paths.Interface, []byte(dev), 0o644); err != nil {
+		p.err = err
+		return p
+	}
+	prev, err := readFileIfExists(paths.Leases)
+	if err != nil {
+		p.err = fmt.Errorf("read leases: %w", err)
+		return p
+	}
+	p.files, err = dnsmasq.Render(&dnsmasq.Input{Network: net, Conf: d.conf, Env: d.env(), DeviceName: dev, PrevLeases: prev})
+	if err != nil {
+		p.err = fmt.Errorf("render: %w", err)
+		return p
+	}
+	if _, running := procmon.Active(paths.Pid, net.ID); !running {
+		if err := writeSpawnFiles(paths, p.files); err != nil {
+			p.err = err
+			return p
+		}
+		p.wrote = true
+	}
+	return p
+}
+
+// writeSpawnFiles writes the files dnsmasq reads at start: leases, host,
+// addn_hosts and opts (each atomically, all at once).
+func writeSpawnFiles(paths dnsmasq.Paths, files *dnsmasq.Files) error {
+	return writeFilesAtomic([]fileContent{{paths.Leases, files.Leases}, {paths.Host, files.Host},
+		{paths.AddnHosts, files.AddnHosts}, {paths.Opts, files.Opts}}, 0o644)
 }
 
 // afterConfigure registers dnsmasq with the monitor and updates the
@@ -401,13 +452,9 @@ func (d *Driver) reloadRunning(ctx context.Context, st *netState, net *model.Net
 	if err := d.releaseStaleLeases(ctx, net, paths, dev); err != nil {
 		d.log.Warn("stale lease release failed", "network", net.ID, "err", err)
 	}
-	for _, f := range []struct {
-		path string
-		data []byte
-	}{{paths.Host, files.Host}, {paths.AddnHosts, files.AddnHosts}, {paths.Opts, files.Opts}} {
-		if err := writeFileAtomic(f.path, f.data, 0o644); err != nil {
-			return err
-		}
+	if err := writeFilesAtomic([]fileContent{{paths.Host, files.Host}, {paths.AddnHosts, files.AddnHosts},
+		{paths.Opts, files.Opts}}, 0o644); err != nil {
+		return err
 	}
 	if err := d.killer.Signal(ServiceDnsmasq, pid, syscall.SIGHUP); err != nil {
 		return fmt.Errorf("reload dnsmasq %d: %w", pid, err)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 )
 
 // writeFileAtomic replaces path with data so that a reader (dnsmasq on
@@ -39,6 +40,29 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
+}
+
+// fileContent is a file to write.
+type fileContent struct {
+	path string
+	data []byte
+}
+
+// writeFilesAtomic writes each file atomically (writeFileAtomic), all at
+// once so that their syncs overlap; it returns when all are done. On an
+// error some files may be new and others old, each whole.
+func writeFilesAtomic(files []fileContent, perm os.FileMode) error {
+	errs := make([]error, len(files))
+	var wg sync.WaitGroup
+	for i, f := range files {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = writeFileAtomic(f.path, f.data, perm)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // readFileIfExists returns the file's content, or nil if it does not exist.
