@@ -4,7 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
 	"time"
+
+	"qdhcp/dhcpagent"
 )
 
 // Scenario numbers keep the ids of the scenarios apart.
@@ -43,6 +47,13 @@ func (e *benchEnv) coldSync(ctx context.Context) (res benchResult, err error) {
 		ids = append(ids, bn.net.ID)
 	}
 
+	var bmu sync.Mutex
+	var batches []time.Duration
+	a.observe(func(r dhcpagent.BatchResult) {
+		bmu.Lock()
+		batches = append(batches, r.Duration)
+		bmu.Unlock()
+	})
 	cpu := takeCPU()
 	start := time.Now()
 	if err := a.start(ctx); err != nil {
@@ -82,17 +93,22 @@ func (e *benchEnv) coldSync(ctx context.Context) (res benchResult, err error) {
 	e.noteRSS("cold_sync")
 	ds, as := a.st.Driver.Stats(), a.st.Agent.Stats()
 	defer func() { cpu.add(res) }()
+	bmu.Lock()
+	per := slices.Clone(batches)
+	bmu.Unlock()
 	return benchResult{
-		"networks":          n,
-		"ports_per_network": p,
-		"seconds":           round3(total.Seconds()),
-		"networks_per_s":    round3(float64(n) / total.Seconds()),
-		"sync_seconds":      round3(syncDur.Seconds()),
-		"spawns":            ds.Spawns,
-		"renders":           ds.Renders,
-		"hups":              ds.HUPs,
-		"enables":           as.Enables,
-		"errors":            as.Errors,
-		"num_sync_threads":  a.conf.NumSyncThreads,
+		"network_setup_median_ms": ms(percentile(per, 50)),
+		"network_setup_p95_ms":    ms(percentile(per, 95)),
+		"networks":                n,
+		"ports_per_network":       p,
+		"seconds":                 round3(total.Seconds()),
+		"networks_per_s":          round3(float64(n) / total.Seconds()),
+		"sync_seconds":            round3(syncDur.Seconds()),
+		"spawns":                  ds.Spawns,
+		"renders":                 ds.Renders,
+		"hups":                    ds.HUPs,
+		"enables":                 as.Enables,
+		"errors":                  as.Errors,
+		"num_sync_threads":        a.conf.NumSyncThreads,
 	}, nil
 }
