@@ -3,6 +3,7 @@ package dnsmasq
 import (
 	"math"
 	"net/netip"
+	"qdhcp/internal/pypath"
 	"strconv"
 	"strings"
 
@@ -93,7 +94,7 @@ func (v *view) argv() []string {
 // directory before the spawn (neutron drops the log options when it
 // cannot).
 func LogFile(c *config.Config, networkID string) string {
-	return PyJoin(PyJoin(c.DnsmasqBaseLogDir, networkID), "dhcp_dns_log")
+	return pypath.Join(pypath.Join(c.DnsmasqBaseLogDir, networkID), "dhcp_dns_log")
 }
 
 // hasDHCPv6Range: an IPv6 subnet gets a static range when its address mode

@@ -6,8 +6,7 @@ package metadataproxy
 
 import (
 	"fmt"
-	"os"
-	"path"
+	"qdhcp/internal/pypath"
 	"strconv"
 	"strings"
 
@@ -45,13 +44,13 @@ func (c *Config) UUID() string {
 
 // ConfigPath is <state_path>/ns-metadata-proxy/<uuid>.conf.
 func (c *Config) ConfigPath() string {
-	return pyJoin(pyJoin(c.StatePath, ConfigDir), c.UUID()+".conf")
+	return pypath.Join(pypath.Join(c.StatePath, ConfigDir), c.UUID()+".conf")
 }
 
 // PidFile is <external_pids>/<uuid>.pid.haproxy (haproxy writes it: the
 // pidfile line of its config).
 func (c *Config) PidFile() string {
-	return pyJoin(pyAbsNorm(c.ExternalPids), c.UUID()) + ".pid.haproxy"
+	return pypath.Join(pypath.AbsNorm(c.ExternalPids), c.UUID()) + ".pid.haproxy"
 }
 
 // Argv is haproxy's command line: haproxy -f <config>.
@@ -133,29 +132,4 @@ func (c *Config) check() error {
 		return fmt.Errorf("metadata proxy: bind address, socket, user and group are required")
 	}
 	return nil
-}
-
-// pyJoin is Python's os.path.join for two parts.
-func pyJoin(a, b string) string {
-	switch {
-	case strings.HasPrefix(b, "/"), a == "":
-		return b
-	case strings.HasSuffix(a, "/"):
-		return a + b
-	}
-	return a + "/" + b
-}
-
-// pyAbsNorm is os.path.abspath(os.path.normpath(p)): path.Clean against
-// the working directory, except that exactly two leading slashes are kept.
-func pyAbsNorm(p string) string {
-	if !strings.HasPrefix(p, "/") {
-		if wd, err := os.Getwd(); err == nil {
-			p = pyJoin(wd, p)
-		}
-	}
-	if strings.HasPrefix(p, "//") && !strings.HasPrefix(p, "///") {
-		return "/" + path.Clean(p[1:])
-	}
-	return path.Clean(p)
 }

@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"qdhcp/internal/pypath"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -227,7 +228,7 @@ func (d *Driver) enableLocked(ctx context.Context, st *netState, net *model.Netw
 		}
 	}
 	if d.conf.DnsmasqBaseLogDir != "" {
-		if err := os.MkdirAll(dnsmasq.PyJoin(dnsmasq.PyAbsNorm(d.conf.DnsmasqBaseLogDir), net.ID), 0o755); err != nil {
+		if err := os.MkdirAll(pypath.Join(pypath.AbsNorm(d.conf.DnsmasqBaseLogDir), net.ID), 0o755); err != nil {
 			return fmt.Errorf("dnsmasq log dir: %w", err)
 		}
 	}

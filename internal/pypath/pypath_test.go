@@ -1,4 +1,4 @@
-package dnsmasq
+package pypath
 
 import "testing"
 
@@ -11,15 +11,15 @@ func TestPyPaths(t *testing.T) {
 		"/../a":                  "/a",
 		"/":                      "/",
 	} {
-		if got := PyAbsNorm(in); got != want {
-			t.Errorf("PyAbsNorm(%q) = %q, want %q", in, got, want)
+		if got := AbsNorm(in); got != want {
+			t.Errorf("AbsNorm(%q) = %q, want %q", in, got, want)
 		}
 	}
 	for _, tc := range [][3]string{
 		{"/a", "b", "/a/b"}, {"/a/", "b", "/a/b"}, {"/a", "/b", "/b"}, {"", "b", "b"}, {"/a//", "b", "/a//b"},
 	} {
-		if got := PyJoin(tc[0], tc[1]); got != tc[2] {
-			t.Errorf("PyJoin(%q, %q) = %q", tc[0], tc[1], got)
+		if got := Join(tc[0], tc[1]); got != tc[2] {
+			t.Errorf("Join(%q, %q) = %q", tc[0], tc[1], got)
 		}
 	}
 }
