@@ -32,6 +32,7 @@ type Agent struct {
 	resyncMu      sync.Mutex
 	resyncReasons map[string][]string // network id ("" = all) -> reasons
 	resyncKick    chan struct{}
+	readyKick     chan struct{}
 
 	bulkMu      sync.Mutex
 	bulkPending map[string]bool
@@ -76,6 +77,7 @@ func New(conf *config.Config, plugin model.PluginAPI, driver Driver, log *slog.L
 		ready:         newReadyPorts(),
 		resyncReasons: map[string][]string{},
 		resyncKick:    make(chan struct{}, 1),
+		readyKick:     make(chan struct{}, 1),
 		bulkPending:   map[string]bool{},
 	}
 }

@@ -67,8 +67,17 @@ func (r *readyPorts) len() int {
 	return len(r.prio) + len(r.norm)
 }
 
-// readyLoop sends pending ready ports every 100 ms, 64 per call. Ids of a
-// failed call are put back.
+// kickReady has the ready loop send the pending ports now rather than at
+// its next tick (the end of a sync: the server is waiting for all of them).
+func (a *Agent) kickReady() {
+	select {
+	case a.readyKick <- struct{}{}:
+	default:
+	}
+}
+
+// readyLoop sends pending ready ports every 100 ms (and when kicked), 64
+// per call. Ids of a failed call are put back.
 func (a *Agent) readyLoop(ctx context.Context) {
 	t := time.NewTicker(readyInterval)
 	defer t.Stop()
@@ -77,6 +86,7 @@ func (a *Agent) readyLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-a.readyKick:
 		}
 		for a.ready.len() > 0 && ctx.Err() == nil {
 			ids := a.ready.take(readyBatch)

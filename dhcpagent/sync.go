@@ -78,6 +78,7 @@ func (a *Agent) SyncState(ctx context.Context, ids []string) error {
 		return err
 	}
 	a.ready.add(false, a.cache.portIDs()...)
+	a.kickReady()
 	a.log.Info("sync done", "networks", total, "failed", failed.Load(), "duration", time.Since(start).Round(time.Millisecond))
 	if failed.Load() > 0 {
 		err = fmt.Errorf("%d of %d networks failed", failed.Load(), total)
