@@ -248,9 +248,9 @@ type prepared struct {
 }
 
 // prepare creates the network's state dir, writes its interface file,
-// renders its files for device dev and, when no dnsmasq runs for the network (none can read them
-// meanwhile: dnsmasq is only started by the caller, which holds the
-// network's lock), writes the files a spawn needs.
+// renders its files for device dev and, when no dnsmasq runs for the
+// network (none can read them meanwhile: dnsmasq is only started by the
+// caller, which holds the network's lock), writes the files a spawn needs.
 func (d *Driver) prepare(paths dnsmasq.Paths, net *model.Network, dev string) *prepared {
 	p := &prepared{}
 	if _, err := os.Stat(paths.Dir); errors.Is(err, os.ErrNotExist) {
