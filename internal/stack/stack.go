@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"qdhcp/devicemanager"
@@ -114,27 +115,39 @@ func (s *Stack) StartMonitor(ctx context.Context) {
 	go func() { s.monErr <- s.Monitor.Run(ctx) }()
 }
 
-// Run runs the agent (full sync, then events and resyncs) and the device
-// check until ctx ends. dnsmasq keeps running afterwards. It returns the
-// monitor's *procmon.ExitError when a supervised process died with
-// check_child_processes_action=exit, else the agent's error.
+// Run runs the agent (full sync, then events and resyncs), the device
+// check and the process monitor until ctx ends, and returns when all three
+// have stopped (no repair or respawn races a caller's teardown). dnsmasq
+// keeps running afterwards. It returns the monitor's *procmon.ExitError
+// when a supervised process died with check_child_processes_action=exit,
+// else the agent's error.
 func (s *Stack) Run(ctx context.Context) error {
 	s.StartMonitor(ctx)
+	var watch sync.WaitGroup
 	if s.opts.DeviceCheckInterval >= 0 {
 		every := s.opts.DeviceCheckInterval
 		if every == 0 {
 			every = 2 * time.Second
 		}
-		go s.watchDevices(ctx, every)
+		watch.Add(1)
+		go func() { defer watch.Done(); s.watchDevices(ctx, every) }()
 	}
 	runErr := s.Agent.Run(ctx)
-	select {
-	case err := <-s.monErr:
-		var exit *procmon.ExitError
-		if errors.As(err, &exit) {
-			return err
+	// no repair may still be running once Run returns (a caller tearing
+	// networks down would race it)
+	watch.Wait()
+	var monErr error
+	if ctx.Err() != nil {
+		monErr = <-s.monErr // the monitor stops with ctx
+	} else {
+		select {
+		case monErr = <-s.monErr:
+		default:
 		}
-	default:
+	}
+	var exit *procmon.ExitError
+	if errors.As(monErr, &exit) {
+		return monErr
 	}
 	return runErr
 }
@@ -154,6 +167,9 @@ func (s *Stack) watchDevices(ctx context.Context, every time.Duration) {
 		case <-t.C:
 		}
 		for _, id := range s.Agent.Networks() {
+			if ctx.Err() != nil {
+				return
+			}
 			net := s.Agent.Network(id)
 			if net == nil {
 				continue
