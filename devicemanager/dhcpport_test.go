@@ -33,16 +33,6 @@ func loadFixture(t *testing.T, name string) *model.Network {
 	return n
 }
 
-func ownPort(net *model.Network) *model.Port {
-	id := model.DHCPDeviceID(testHost, net.ID)
-	for _, p := range net.Ports {
-		if p.DeviceID == id {
-			return p
-		}
-	}
-	return nil
-}
-
 func TestSetupDHCPPortExistingUnchanged(t *testing.T) {
 	net := loadFixture(t, "v4_single_gateway")
 	fp := newFakePlugin(testHost, net)

@@ -293,7 +293,7 @@ func (s *goldenSim) reload(net *model.Network) []action {
 		s.plugged, s.gw = false, map[int]string{}
 		return out
 	}
-	port := ownPort(net)
+	port := net.DHCPPortOf(testHost)
 	if port == nil {
 		s.t.Fatal("reload: no own DHCP port in the step's network")
 	}

@@ -148,6 +148,21 @@ func (n *Network) Port(id string) *Port {
 	return nil
 }
 
+// PortByDeviceID returns the first port with the given device_id, or nil.
+func (n *Network) PortByDeviceID(deviceID string) *Port {
+	for _, p := range n.Ports {
+		if p.DeviceID == deviceID {
+			return p
+		}
+	}
+	return nil
+}
+
+// DHCPPortOf returns the DHCP port of the agent on host, or nil.
+func (n *Network) DHCPPortOf(host string) *Port {
+	return n.PortByDeviceID(DHCPDeviceID(host, n.ID))
+}
+
 // Clone returns a deep copy of the network.
 func (n *Network) Clone() *Network {
 	if n == nil {

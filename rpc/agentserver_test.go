@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"qdhcp/model"
 	"qdhcp/internal/rabbittest"
+	"qdhcp/model"
 )
 
 func TestAgentServerReceivesOsloCasts(t *testing.T) {

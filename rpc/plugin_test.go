@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"qdhcp/internal/rabbittest"
 	"qdhcp/model"
 	"qdhcp/rpc/amqp"
-	"qdhcp/internal/rabbittest"
 )
 
 // Networks of testdata/oslo/*.json.

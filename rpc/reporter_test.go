@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"qdhcp/rpc/amqp"
 	"qdhcp/internal/rabbittest"
+	"qdhcp/rpc/amqp"
 )
 
 var isoTime = regexp.MustCompile(`^"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}"$`)

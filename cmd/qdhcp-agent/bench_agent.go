@@ -182,7 +182,7 @@ func teardownNetworks(st *stack.Stack, src *filesource.Source, ids []string) []e
 				tap := ""
 				if src != nil {
 					if n := src.Server().Network(id); n != nil {
-						if p := stack.OwnDHCPPort(st.Conf, n); p != nil {
+						if p := n.DHCPPortOf(st.Conf.Host); p != nil {
 							tap = model.DeviceName(st.Conf.DeviceNamePrefix(), p.ID)
 						}
 					}

@@ -437,7 +437,7 @@ func (d *Driver) ReloadAllocations(ctx context.Context, net *model.Network) erro
 		st.argv, _ = procmon.Cmdline(pid)
 	}
 	d.register(net.ID, st.argv)
-	if port := ownPort(d.conf, net); port != nil {
+	if port := net.DHCPPortOf(d.conf.Host); port != nil {
 		if err := d.devices.Update(ctx, net, port); err != nil {
 			return err
 		}
@@ -464,17 +464,6 @@ func (d *Driver) reloadRunning(ctx context.Context, st *netState, net *model.Net
 	d.log.Info("dnsmasq reloaded", "network", net.ID, "pid", pid)
 	if !d.mon.CheckNow(net.ID, ServiceDnsmasq) {
 		d.log.Warn("dnsmasq died after reload, respawning", "network", net.ID, "pid", pid)
-	}
-	return nil
-}
-
-// ownPort returns this agent's DHCP port in net, or nil.
-func ownPort(conf *config.Config, net *model.Network) *model.Port {
-	id := model.DHCPDeviceID(conf.Host, net.ID)
-	for _, p := range net.Ports {
-		if p.DeviceID == id {
-			return p
-		}
 	}
 	return nil
 }

@@ -183,7 +183,7 @@ func TestEnableServesRealClient(t *testing.T) {
 
 	// the port is removed: its lease is released
 	gone := server.Network(netID)
-	gone.Ports = []*model.Port{ownPort(gone)}
+	gone.Ports = []*model.Port{gone.DHCPPortOf(host)}
 	server.Put(gone)
 	n, _ = server.GetNetworkInfo(ctx, netID)
 	if err := r.drv.ReloadAllocations(ctx, n); err != nil {
@@ -212,7 +212,7 @@ func TestEnableServesRealClient(t *testing.T) {
 		strings.Contains(string(out), n.Ports[0].ID[:11]) {
 		t.Fatalf("OVS port left: %s", out)
 	}
-	if ownPort(server.Network(netID)) != nil {
+	if server.Network(netID).DHCPPortOf(host) != nil {
 		t.Fatal("DHCP port not released on the server")
 	}
 }
@@ -261,13 +261,4 @@ func TestAgentRestartAdoptsDnsmasq(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = io.Discard
-}
-
-func ownPort(n *model.Network) *model.Port {
-	for _, p := range n.Ports {
-		if p.DeviceID == model.DHCPDeviceID(host, n.ID) {
-			return p
-		}
-	}
-	return nil
 }

@@ -277,7 +277,7 @@ func addLinkLocal(t *testing.T, c *testnet.Client) string {
 
 func dhcpIP(t *testing.T, server *memory.Server, netID string) string {
 	t.Helper()
-	p := ownPort(server.Network(netID))
+	p := server.Network(netID).DHCPPortOf(host)
 	if p == nil || len(p.FixedIPs) == 0 {
 		t.Fatalf("no DHCP port on %s", netID)
 	}

@@ -174,7 +174,7 @@ func (s *Stack) watchDevices(ctx context.Context, every time.Duration) {
 			if net == nil {
 				continue
 			}
-			port := OwnDHCPPort(s.Conf, net)
+			port := net.DHCPPortOf(s.Conf.Host)
 			if port == nil {
 				continue
 			}
@@ -186,15 +186,4 @@ func (s *Stack) watchDevices(ctx context.Context, every time.Duration) {
 			}
 		}
 	}
-}
-
-// OwnDHCPPort returns this agent's DHCP port in net, or nil.
-func OwnDHCPPort(conf *config.Config, net *model.Network) *model.Port {
-	id := model.DHCPDeviceID(conf.Host, net.ID)
-	for _, p := range net.Ports {
-		if p.DeviceID == id {
-			return p
-		}
-	}
-	return nil
 }

@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"qdhcp/internal/rabbittest"
 	"qdhcp/model"
 	"qdhcp/rpc/amqp"
-	"qdhcp/internal/rabbittest"
 )
 
 const netV4 = "cf09365d-0bff-57c9-8f78-61f4fa05301e" // testdata/oslo/v4_single_gateway.json

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"qdhcp/rpc/amqp"
 	"qdhcp/internal/rabbittest"
+	"qdhcp/rpc/amqp"
 )
 
 // reconnectSignal returns a channel that receives once per reconnection.

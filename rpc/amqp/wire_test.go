@@ -13,8 +13,8 @@ import (
 
 	amqp091 "github.com/rabbitmq/amqp091-go"
 
-	"qdhcp/rpc/amqp"
 	"qdhcp/internal/rabbittest"
+	"qdhcp/rpc/amqp"
 )
 
 // spy binds a private queue to exchange/key and returns its deliveries.
