@@ -3,76 +3,12 @@ package devicemanager
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
-	"os/exec"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
+
+	"qdhcp/internal/testnet"
 )
-
-const (
-	ovsRun          = "/var/run/openvswitch"
-	vswitchdPidFile = ovsRun + "/ovs-vswitchd.pid"
-)
-
-// vswitchdPid returns the live ovs-vswitchd pid (0 when not running; a
-// zombie counts as gone, quirk 8).
-func vswitchdPid() int {
-	b, err := os.ReadFile(vswitchdPidFile)
-	if err != nil {
-		return 0
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil {
-		return 0
-	}
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	if f := strings.Fields(string(stat)); len(f) > 2 && f[2] == "Z" {
-		return 0
-	}
-	return pid
-}
-
-// startVswitchd starts ovs-vswitchd exactly as scripts/testenv.sh does and
-// waits until it answers on its control socket.
-func startVswitchd(t *testing.T) {
-	t.Helper()
-	if vswitchdPid() == 0 {
-		out, err := exec.Command("ovs-vswitchd", "unix:"+ovsRun+"/db.sock",
-			"--pidfile="+vswitchdPidFile, "--log-file=/var/log/openvswitch/ovs-vswitchd.log",
-			"-vconsole:emer", "-vsyslog:err", "-vfile:info", "--no-chdir", "--detach").CombinedOutput()
-		if err != nil {
-			t.Fatalf("start ovs-vswitchd: %v: %s", err, out)
-		}
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for exec.Command("ovs-appctl", "-t", "ovs-vswitchd", "version").Run() != nil {
-		if time.Now().After(deadline) {
-			t.Fatal("ovs-vswitchd does not answer")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-func stopVswitchd(t *testing.T) {
-	t.Helper()
-	pid := vswitchdPid()
-	if out, err := exec.Command("ovs-appctl", "-t", "ovs-vswitchd", "exit").CombinedOutput(); err != nil {
-		t.Fatalf("ovs-appctl exit: %v: %s", err, out)
-	}
-	deadline := time.Now().Add(20 * time.Second)
-	for pid != 0 && vswitchdPid() == pid {
-		if time.Now().After(deadline) {
-			t.Fatal("ovs-vswitchd does not exit")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
 
 // TestOVSRestartRepair restarts ovs-vswitchd (quirk 3: the namespaced taps
 // are orphaned, new ones appear in the root namespace) and checks that
@@ -95,8 +31,8 @@ func TestOVSRestartRepair(t *testing.T) {
 		t.Fatalf("before the restart: %v", err)
 	}
 
-	t.Cleanup(func() { startVswitchd(t) }) // never leave OVS down
-	stopVswitchd(t)
+	t.Cleanup(func() { testnet.StartVswitchd(t) }) // never leave OVS down
+	testnet.StopVswitchd(t)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -119,7 +55,7 @@ func TestOVSRestartRepair(t *testing.T) {
 		t.Fatal("failed repair removed the OVS port")
 	}
 
-	startVswitchd(t)
+	testnet.StartVswitchd(t)
 	if hl, err = m.Check(ctx, tn.net, tn.port); err != nil || hl.Healthy {
 		t.Fatalf("Check after the restart: %+v %v", hl, err)
 	}

@@ -3,19 +3,11 @@ package e2e
 import (
 	"context"
 	"os"
-	"os/exec"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"qdhcp/internal/testnet"
-	"qdhcp/procmon"
-)
-
-const (
-	ovsRun          = "/var/run/openvswitch"
-	vswitchdPidFile = ovsRun + "/ovs-vswitchd.pid"
 )
 
 // TestOVSRestartWhileServing restarts ovs-vswitchd under a served network
@@ -43,9 +35,9 @@ func TestOVSRestartWhileServing(t *testing.T) {
 	pid := w.dnsmasqPid(net.ID)
 	tap := w.file(net.ID, "interface")
 
-	t.Cleanup(func() { startVswitchd(t) }) // never leave OVS down
-	stopVswitchd(t)
-	startVswitchd(t)
+	t.Cleanup(func() { testnet.StartVswitchd(t) }) // never leave OVS down
+	testnet.StopVswitchd(t)
+	testnet.StartVswitchd(t)
 	restarted := time.Now()
 
 	// the client's own tap was orphaned too: give it a fresh one
@@ -79,53 +71,4 @@ func TestOVSRestartWhileServing(t *testing.T) {
 		t.Errorf("repaired tap: %s", out)
 	}
 	a.checkNoPanic()
-}
-
-// vswitchdPid is the live ovs-vswitchd's pid, 0 when none (a zombie counts
-// as gone, quirk 8).
-func vswitchdPid() int {
-	b, err := os.ReadFile(vswitchdPidFile)
-	if err != nil {
-		return 0
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil || !procmon.Alive(pid, "") {
-		return 0
-	}
-	return pid
-}
-
-// startVswitchd starts ovs-vswitchd exactly as scripts/testenv.sh does,
-// unless it runs, and waits until it answers.
-func startVswitchd(t *testing.T) {
-	t.Helper()
-	if vswitchdPid() == 0 {
-		out, err := exec.Command("ovs-vswitchd", "unix:"+ovsRun+"/db.sock",
-			"--pidfile="+vswitchdPidFile, "--log-file=/var/log/openvswitch/ovs-vswitchd.log",
-			"-vconsole:emer", "-vsyslog:err", "-vfile:info", "--no-chdir", "--detach").CombinedOutput()
-		if err != nil {
-			t.Fatalf("start ovs-vswitchd: %v: %s", err, out)
-		}
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for exec.Command("ovs-appctl", "-t", "ovs-vswitchd", "version").Run() != nil {
-		if time.Now().After(deadline) {
-			t.Fatal("ovs-vswitchd does not answer")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// stopVswitchd makes ovs-vswitchd exit and waits until it is gone.
-func stopVswitchd(t *testing.T) {
-	t.Helper()
-	pid := vswitchdPid()
-	run(t, "ovs-appctl", "-t", "ovs-vswitchd", "exit")
-	deadline := time.Now().Add(20 * time.Second)
-	for pid != 0 && vswitchdPid() == pid {
-		if time.Now().After(deadline) {
-			t.Fatal("ovs-vswitchd does not exit")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
