@@ -291,7 +291,11 @@ func decodeStrict(data []byte, v any) error {
 	if err := dec.Decode(v); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
-			return verr(te.Field, "expected %s, got JSON %s", te.Type, te.Value)
+			path := pathAt(data, te.Offset)
+			if path == "" {
+				path = te.Field
+			}
+			return verr(path, "expected %s, got JSON %s", te.Type, te.Value)
 		}
 		var se *json.SyntaxError
 		if errors.As(err, &se) {
