@@ -48,6 +48,10 @@ func sweepBenchLeftovers(f *benchFlags, log *slog.Logger) {
 				sweepScenario(f, filepath.Join(dir, s.Name()), bridge, log)
 			}
 		}
+		// a run killed between creating a namespace and its state dir
+		if ids := benchNamespaces(runHex); len(ids) > 0 {
+			sweepIDs(f, dir, bridge, ids, log)
+		}
 		if f.bridge == "" && bridge != "" {
 			if err := delBenchBridge(bridge); err != nil {
 				log.Warn("sweep", "err", err)
@@ -61,14 +65,7 @@ func sweepBenchLeftovers(f *benchFlags, log *slog.Logger) {
 
 // sweepScenario tears down the networks under a scenario's state_path.
 func sweepScenario(f *benchFlags, statePath, bridge string, log *slog.Logger) {
-	conf := config.Defaults()
-	conf.StatePath = statePath
-	conf.ExpandStatePath()
-	conf.InterfaceDriver = "openvswitch"
-	if bridge != "" {
-		conf.OVS.IntegrationBridge = bridge
-	}
-	nets, err := os.ReadDir(conf.DHCPConfs)
+	nets, err := os.ReadDir(filepath.Join(statePath, "dhcp")) // dhcp_confs' default
 	if err != nil {
 		return
 	}
@@ -78,8 +75,34 @@ func sweepScenario(f *benchFlags, statePath, bridge string, log *slog.Logger) {
 			ids = append(ids, n.Name())
 		}
 	}
+	sweepIDs(f, statePath, bridge, ids, log)
+}
+
+// benchNamespaces returns the network ids of the qdhcp- namespaces of bench
+// run runHex (ids be4c<run>-...).
+func benchNamespaces(runHex string) []string {
+	entries, _ := os.ReadDir("/run/netns")
+	var ids []string
+	for _, e := range entries {
+		id, ok := strings.CutPrefix(e.Name(), "qdhcp-")
+		if ok && model.IsUUID(id) && strings.HasPrefix(id, benchIDPrefix+runHex+"-") {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+// sweepIDs tears the given networks down with a stack on statePath.
+func sweepIDs(f *benchFlags, statePath, bridge string, ids []string, log *slog.Logger) {
 	if len(ids) == 0 {
 		return
+	}
+	conf := config.Defaults()
+	conf.StatePath = statePath
+	conf.ExpandStatePath()
+	conf.InterfaceDriver = "openvswitch"
+	if bridge != "" {
+		conf.OVS.IntegrationBridge = bridge
 	}
 	st, err := stack.New(conf, nil, stack.Options{OVSDB: f.ovsdb, Logger: log})
 	if err != nil {
