@@ -1,8 +1,9 @@
 package dhcpagent
 
 import (
+	"maps"
 	"net/netip"
-	"sort"
+	"slices"
 	"sync"
 	"time"
 
@@ -149,12 +150,7 @@ func (c *cache) has(id string) bool {
 func (c *cache) ids() []string {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	out := make([]string, 0, len(c.networks))
-	for id := range c.networks {
-		out = append(out, id)
-	}
-	sort.Strings(out)
-	return out
+	return slices.Sorted(maps.Keys(c.networks))
 }
 
 func (c *cache) networkOfSubnet(subnetID string) string {
@@ -289,10 +285,5 @@ func (c *cache) counts() (networks, subnets, ports int) {
 func (c *cache) portIDs() []string {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	out := make([]string, 0, len(c.ports))
-	for id := range c.ports {
-		out = append(out, id)
-	}
-	sort.Strings(out)
-	return out
+	return slices.Sorted(maps.Keys(c.ports))
 }

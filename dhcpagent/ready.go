@@ -2,7 +2,8 @@ package dhcpagent
 
 import (
 	"context"
-	"sort"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 )
@@ -45,12 +46,7 @@ func (r *readyPorts) take(n int) []string {
 	defer r.mu.Unlock()
 	var out []string
 	for _, set := range []map[string]bool{r.prio, r.norm} {
-		ids := make([]string, 0, len(set))
-		for id := range set {
-			ids = append(ids, id)
-		}
-		sort.Strings(ids)
-		for _, id := range ids {
+		for _, id := range slices.Sorted(maps.Keys(set)) {
 			if len(out) == n {
 				return out
 			}

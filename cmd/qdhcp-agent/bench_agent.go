@@ -5,10 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
-	"sort"
+	"slices"
 	"sync"
 	"time"
 
@@ -147,12 +148,8 @@ func (a *benchAgent) stop() error {
 	a.src.Close()
 	defer a.st.Close()
 	a.mu.Lock()
-	ids := make([]string, 0, len(a.ids))
-	for id := range a.ids {
-		ids = append(ids, id)
-	}
+	ids := slices.Sorted(maps.Keys(a.ids))
 	a.mu.Unlock()
-	sort.Strings(ids)
 	var errs []error
 	// profile samples of the teardown are not the scenario's
 	pprof.Do(context.Background(), pprof.Labels("phase", "teardown"), func(context.Context) {

@@ -10,6 +10,8 @@
 package memory
 
 import (
+	"maps"
+	"slices"
 	"sort"
 	"sync"
 
@@ -136,12 +138,7 @@ func (s *Server) Network(id string) *model.Network {
 func (s *Server) NetworkIDs() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ids := make([]string, 0, len(s.nets))
-	for id := range s.nets {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	return ids
+	return slices.Sorted(maps.Keys(s.nets))
 }
 
 // view is the network as the RPC returns it: a copy with subnets and
