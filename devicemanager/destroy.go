@@ -44,8 +44,10 @@ func (m *Manager) Destroy(ctx context.Context, networkID, devName string, plugin
 			errs = append(errs, m.cleanupStaleDevices(ctx, h, ns, ""))
 			h.Close()
 		}
-		errs = append(errs, deleteNamespace(ns))
 	}
+	// also removes a /run/netns file left unmounted by an agent killed
+	// while creating the namespace
+	errs = append(errs, deleteNamespace(ns))
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("destroy DHCP device of network %s: %w", networkID, err)
 	}
