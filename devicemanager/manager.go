@@ -1,10 +1,13 @@
 // Package devicemanager owns every change qdhcp makes to the host's
 // networking for a network's DHCP service, as neutron's DeviceManager and
 // OVSInterfaceDriver do: the DHCP port on the server (SetupDHCPPort), the
-// qdhcp-<network> namespace, the OVS internal port tap<port-id[:11]> created
-// through OVSDB (libovsdb), the device's MAC, MTU, addresses and default
-// routes (netlink) and the DHCP checksum-fill rules (go-iptables). It runs no
-// `ip`, `ovs-vsctl` or `iptables` command itself.
+// qdhcp-<network> namespace, the DHCP device, the device's MAC, MTU,
+// addresses and default routes (netlink) and the DHCP checksum-fill rules
+// (go-iptables). The device is the OVS internal port tap<port-id[:11]>,
+// created through OVSDB (libovsdb) and moved into the namespace; with
+// ovs_use_veth it is the end ns-<port-id[:11]> of a veth pair made in place,
+// whose root end tap<port-id[:11]> is the OVS port. It runs no `ip`,
+// `ovs-vsctl` or `iptables` command itself.
 //
 // Calls for one network are serialised by the Manager; different networks
 // are handled concurrently.
@@ -84,6 +87,9 @@ func New(conf *config.Config, log *slog.Logger, opts ...Option) (*Manager, error
 	}
 	if len(endpoints) == 0 || endpoints[0] != DefaultOVSDBSocket {
 		endpoints = append(endpoints, DefaultOVSDBSocket)
+	}
+	if d := strings.ToLower(conf.InterfaceDriver); strings.Contains(d, "linuxbridge") || strings.Contains(d, "bridgeinterfacedriver") {
+		return nil, fmt.Errorf("devicemanager: interface_driver %q is not supported: qdhcp plugs DHCP ports into Open vSwitch (openvswitch, with or without ovs_use_veth)", conf.InterfaceDriver)
 	}
 	log = log.With("component", "devicemanager")
 	m := &Manager{
@@ -212,7 +218,7 @@ func (m *Manager) Update(ctx context.Context, net *model.Network, port *model.Po
 // made and prepared (a fresh network's setup is mostly these two waits).
 func (m *Manager) apply(ctx context.Context, p *Plan, repair bool) (err error) {
 	var early chan ovsPlugged
-	if !namespaceExists(p.Namespace) {
+	if !p.Veth && !namespaceExists(p.Namespace) {
 		early = make(chan ovsPlugged, 1)
 		go func() { early <- m.plugOVS(ctx, nil, p) }()
 		defer func() {
@@ -270,6 +276,12 @@ func (m *Manager) apply(ctx context.Context, p *Plan, repair bool) (err error) {
 		if err := configureLink(h, l, nil, p.MTU); err != nil {
 			return err
 		}
+		if p.Veth {
+			// the veth outlives its OVS port: make sure it is there
+			if _, err := m.ovs.ensurePort(ctx, m.ovsPort(p)); err != nil {
+				return err
+			}
+		}
 	} else {
 		// the checksum rules do not depend on the device: they are added
 		// while the plug waits for ovs-vswitchd, and both are done before
@@ -277,11 +289,14 @@ func (m *Manager) apply(ctx context.Context, p *Plan, repair bool) (err error) {
 		rules := make(chan error, 1)
 		go func() { rules <- ensureChecksumRules(p.Namespace, p.ChecksumRules, freshNS) }()
 		var err error
-		if early != nil {
+		switch {
+		case p.Veth:
+			err = m.plugVeth(ctx, h, p, mac)
+		case early != nil:
 			o := <-early
 			early = nil
 			err = m.plugMove(o, h, p, mac)
-		} else {
+		default:
 			err = m.plug(ctx, h, p, mac)
 		}
 		if err != nil {

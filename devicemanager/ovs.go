@@ -175,20 +175,21 @@ func (o *ovsDB) portExists(ctx context.Context, name string) (bool, error) {
 	return p != nil, err
 }
 
-// internalPort describes the OVS internal port of a DHCP device.
-type internalPort struct {
+// portSpec describes the OVS port of a DHCP device.
+type portSpec struct {
 	Bridge      string
 	Name        string
+	Type        string // "internal", or "" for a system device (a veth's root end)
 	ExternalIDs map[string]string
 	MTU         int // mtu_request; 0 leaves it unset
 }
 
-// ensurePort makes an internal port exist on the bridge with the external
+// ensurePort makes the port exist on the bridge with the external
 // ids, reusing a row that already exists (adding a second one would violate
 // the name index, quirk 5). A port of that name on another bridge is moved.
 // It returns whether it created the row, and waits until ovs-vswitchd has
 // applied the change.
-func (o *ovsDB) ensurePort(ctx context.Context, want internalPort) (created bool, err error) {
+func (o *ovsDB) ensurePort(ctx context.Context, want portSpec) (created bool, err error) {
 	c, err := o.client(ctx)
 	if err != nil {
 		return false, err
@@ -221,7 +222,7 @@ func (o *ovsDB) ensurePort(ctx context.Context, want internalPort) (created bool
 	iface := &vs.Interface{
 		UUID:        fmt.Sprintf("qdhcp_iface_%d", seq),
 		Name:        want.Name,
-		Type:        "internal",
+		Type:        want.Type,
 		ExternalIDs: maps.Clone(want.ExternalIDs),
 	}
 	if want.MTU > 0 {
@@ -252,10 +253,10 @@ func (o *ovsDB) ensurePort(ctx context.Context, want internalPort) (created bool
 	return true, nil
 }
 
-// updateInterface brings an existing interface row to type internal with our
+// updateInterface brings an existing interface row to the wanted type,
 // external ids and mtu_request, if anything differs.
-func (o *ovsDB) updateInterface(ctx context.Context, c client.Client, cur *vs.Interface, want internalPort) error {
-	upd := &vs.Interface{UUID: cur.UUID, Name: cur.Name, Type: "internal", ExternalIDs: maps.Clone(cur.ExternalIDs), MTURequest: cur.MTURequest}
+func (o *ovsDB) updateInterface(ctx context.Context, c client.Client, cur *vs.Interface, want portSpec) error {
+	upd := &vs.Interface{UUID: cur.UUID, Name: cur.Name, Type: want.Type, ExternalIDs: maps.Clone(cur.ExternalIDs), MTURequest: cur.MTURequest}
 	if upd.ExternalIDs == nil {
 		upd.ExternalIDs = map[string]string{}
 	}

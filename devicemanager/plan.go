@@ -14,10 +14,16 @@ type Plan struct {
 	NetworkID string
 	Namespace string // qdhcp-<network id>
 	Device    string // tap<port id[:11]> (or ns-... with the veth/linuxbridge prefix)
-	Bridge    string // [OVS] integration_bridge
-	PortID    string
-	MAC       string // as the server sent it
-	MTU       int    // 0: leave the device's MTU alone
+	// OVSPort is the name of the OVS port and interface: Device for an
+	// internal port; with ovs_use_veth the veth's root end, tap<port
+	// id[:11]>, while Device (ns-...) is its end in the namespace.
+	OVSPort string
+	// Veth plugs a veth pair (ovs_use_veth) instead of an internal port.
+	Veth   bool
+	Bridge string // [OVS] integration_bridge
+	PortID string
+	MAC    string // as the server sent it
+	MTU    int    // 0: leave the device's MTU alone
 
 	// ExternalIDs of the OVS Interface row: iface-id, iface-status,
 	// attached-mac (the OVS agent binds the port by these).
@@ -84,6 +90,8 @@ func NewPlan(conf *config.Config, net *model.Network, port *model.Port, ipv6 boo
 		NetworkID: net.ID,
 		Namespace: NamespaceName(net.ID),
 		Device:    model.DeviceName(conf.DeviceNamePrefix(), port.ID),
+		OVSPort:   model.DeviceName(conf.DeviceNamePrefix(), port.ID),
+		Veth:      conf.OVSUseVeth,
 		Bridge:    conf.IntegrationBridge(),
 		PortID:    port.ID,
 		MAC:       port.MACAddress,
@@ -94,6 +102,9 @@ func NewPlan(conf *config.Config, net *model.Network, port *model.Port, ipv6 boo
 			"attached-mac": port.MACAddress,
 		},
 		IPv6: ipv6,
+	}
+	if p.Veth {
+		p.OVSPort = model.DeviceName(tapPrefix, port.ID)
 	}
 	p.Sysctls = []Sysctl{{Key: "net.ipv4.ip_nonlocal_bind", Value: "1"}}
 	if ipv6 {

@@ -18,6 +18,16 @@ func (m *Manager) plug(ctx context.Context, nsh *netlink.Handle, p *Plan, mac ne
 	return m.plugMove(m.plugOVS(ctx, nsh, p), nsh, p, mac)
 }
 
+// ovsPort is the OVS port of the plan's device: an internal port named
+// like it, or with ovs_use_veth the veth's root end as a system port.
+func (m *Manager) ovsPort(p *Plan) portSpec {
+	typ := "internal"
+	if p.Veth {
+		typ = ""
+	}
+	return portSpec{Bridge: p.Bridge, Name: p.OVSPort, Type: typ, ExternalIDs: p.ExternalIDs, MTU: p.MTU}
+}
+
 // ovsPlugged is the first half of a plug: the OVS port's device, in the
 // root namespace.
 type ovsPlugged struct {
@@ -31,12 +41,12 @@ type ovsPlugged struct {
 // ovs-vswitchd to create its tap in the root namespace. nsh is the plan's
 // namespace, nil when it does not exist yet (it then holds no device).
 func (m *Manager) plugOVS(ctx context.Context, nsh *netlink.Handle, p *Plan) (res ovsPlugged) {
-	created, err := m.ovs.ensurePort(ctx, internalPort{
-		Bridge:      p.Bridge,
-		Name:        p.Device,
-		ExternalIDs: p.ExternalIDs,
-		MTU:         p.MTU,
-	})
+	// the root end of an ovs_use_veth plug has the internal port's name:
+	// it must go before the port is (re)typed internal
+	if err := deleteRootVeth(p.OVSPort); err != nil {
+		return ovsPlugged{err: err}
+	}
+	created, err := m.ovs.ensurePort(ctx, m.ovsPort(p))
 	if err != nil {
 		return ovsPlugged{err: err}
 	}
@@ -72,7 +82,7 @@ func (m *Manager) plugOVS(ctx context.Context, nsh *netlink.Handle, p *Plan) (re
 				res.err = err
 				return res
 			}
-			if _, err := m.ovs.ensurePort(ctx, internalPort{Bridge: p.Bridge, Name: p.Device, ExternalIDs: p.ExternalIDs, MTU: p.MTU}); err != nil {
+			if _, err := m.ovs.ensurePort(ctx, m.ovsPort(p)); err != nil {
 				res.err = err
 				return res
 			}
@@ -97,12 +107,24 @@ func (m *Manager) plugMove(o ovsPlugged, nsh *netlink.Handle, p *Plan, mac net.H
 }
 
 // unplug removes a device: its OVS port if there is one (ovs-vswitchd then
-// destroys the tap wherever it is), and the device itself if it is still in
-// the namespace (a veth or a device OVS does not know).
+// destroys an internal port's tap wherever it is), and the device itself if
+// it is still in the namespace (a veth, or a device OVS does not know).
 func (m *Manager) unplug(ctx context.Context, nsh *netlink.Handle, ns, dev string) error {
+	return m.unplugKeep(ctx, nsh, ns, dev, "")
+}
+
+// unplugKeep is unplug leaving the OVS port keepPort alone (the current
+// device's port, when a stale device of the other plug flavour maps to it).
+func (m *Manager) unplugKeep(ctx context.Context, nsh *netlink.Handle, ns, dev, keepPort string) error {
 	var errs []error
-	if _, err := m.ovs.deletePort(ctx, dev); err != nil {
-		errs = append(errs, err)
+	if port := ovsPortOf(dev); port != keepPort {
+		if _, err := m.ovs.deletePort(ctx, port); err != nil {
+			errs = append(errs, err)
+		}
+		if port != dev {
+			// a veth's root end, left when its namespace end is gone
+			errs = append(errs, deleteRootLink(port))
+		}
 	}
 	if nsh != nil {
 		l, err := linkByName(nsh, dev)
@@ -134,8 +156,12 @@ func (m *Manager) cleanupStaleDevices(ctx context.Context, nsh *netlink.Handle, 
 		if name == "lo" || name == keep {
 			continue
 		}
+		keepPort := ""
+		if keep != "" {
+			keepPort = ovsPortOf(keep)
+		}
 		m.log.Info("found stale device, deleting", "device", name, "namespace", ns)
-		if err := m.unplug(ctx, nsh, ns, name); err != nil {
+		if err := m.unplugKeep(ctx, nsh, ns, name, keepPort); err != nil {
 			m.log.Warn("stale device cleanup", "device", name, "namespace", ns, "err", err)
 		}
 	}

@@ -59,15 +59,15 @@ func (m *Manager) check(ctx context.Context, p *Plan) (Health, error) {
 	defer root.Close()
 	if orphan, err := linkByName(root, p.Device); err != nil {
 		return Health{}, err
-	} else if orphan != nil {
+	} else if orphan != nil && !p.Veth {
 		return Health{Reason: "a new " + p.Device + " waits in the root namespace"}, nil
 	}
-	ok, err := m.ovs.portExists(ctx, p.Device)
+	ok, err := m.ovs.portExists(ctx, p.OVSPort)
 	if err != nil {
 		return Health{}, err
 	}
 	if !ok {
-		return Health{Reason: "OVS port " + p.Device + " missing"}, nil
+		return Health{Reason: "OVS port " + p.OVSPort + " missing"}, nil
 	}
 	return Health{Healthy: true}, nil
 }

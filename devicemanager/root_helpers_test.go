@@ -136,7 +136,10 @@ func setup(t *testing.T, m *Manager, tn *testNet) string {
 			t.Logf("cleanup %s: %v", ns, err)
 		}
 		// belt and braces when Destroy itself is what failed
-		_, _ = m.ovs.deletePort(ctx, dev)
+		_, _ = m.ovs.deletePort(ctx, ovsPortOf(dev))
+		if ovsPortOf(dev) != dev {
+			_ = deleteRootLink(ovsPortOf(dev))
+		}
 		_ = deleteNamespace(ns)
 	})
 	got, err := m.Setup(context.Background(), tn.net, tn.port)

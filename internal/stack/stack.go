@@ -68,7 +68,7 @@ func New(conf *config.Config, plugin model.PluginAPI, opts Options) (*Stack, err
 	if opts.OVSDB != "" {
 		devOpts = append(devOpts, devicemanager.WithOVSDBEndpoints(opts.OVSDB))
 	}
-	devices, err := devicemanager.New(conf, log.With("component", "devicemanager"), devOpts...)
+	devices, err := devicemanager.New(conf, log, devOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("device manager: %w", err)
 	}
