@@ -262,3 +262,57 @@ func TestAgentRestartAdoptsDnsmasq(t *testing.T) {
 	}
 	_ = io.Discard
 }
+
+// With ovs_use_veth the DHCP device is a veth's namespace end (ns-...): a
+// real client on br-int gets its lease through it (the CHECKSUM-fill rule
+// keeps veth replies acceptable, quirk 6), and Disable leaves neither the
+// root end nor its OVS port behind.
+func TestVethServesRealClient(t *testing.T) {
+	testnet.RequireRoot(t)
+	const netID = "e2e00003-0000-4000-8000-000000000003"
+	conf := e2eConf(t)
+	conf.OVSUseVeth = true
+	server := memory.New(host)
+	net := e2eNetwork(netID, "e2e00003-5b00-4000-8000-000000000003", 93)
+	server.Put(net)
+	r := newRig(t, conf, server)
+	teardown(t, r, netID)
+	ctx := context.Background()
+
+	n, _ := server.GetNetworkInfo(ctx, netID)
+	if err := r.drv.Enable(ctx, n); err != nil {
+		t.Fatal(err)
+	}
+	dhcpPort := server.Network(netID).DHCPPortOf(host)
+	dev, err := os.ReadFile(dnsmasq.ConfPaths(conf, netID).Interface)
+	if err != nil || string(dev) != "ns-"+dhcpPort.ID[:11] {
+		t.Fatalf("interface file %q (%v), want ns-%s", dev, err, dhcpPort.ID[:11])
+	}
+	tap := "tap" + dhcpPort.ID[:11]
+	t.Cleanup(func() {
+		_ = exec.Command("ovs-vsctl", "--if-exists", "del-port", tap).Run()
+		_ = exec.Command("ip", "link", "del", tap).Run()
+	})
+	if out, err := exec.Command("ovs-vsctl", "get", "Interface", tap, "type").CombinedOutput(); err != nil || strings.TrimSpace(string(out)) != `""` {
+		t.Fatalf("OVS interface %s type %q (%v), want a system port", tap, out, err)
+	}
+
+	client := testnet.NewClient(t, "qe2e-vm93", "qe2evm93", net.Ports[0].MACAddress)
+	lease, err := client.DHCP(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lease["ip"] != "10.93.0.10" || lease["router"] != "10.93.0.1" || lease["mtu"] != "1450" {
+		t.Fatalf("lease %v", lease)
+	}
+
+	if err := r.drv.Disable(ctx, netID, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := exec.Command("ip", "link", "show", tap).Run(); err == nil {
+		t.Fatalf("root end %s left", tap)
+	}
+	if out, _ := exec.Command("ovs-vsctl", "list-ports", testnet.Bridge).Output(); strings.Contains(string(out), tap) {
+		t.Fatalf("OVS port %s left", tap)
+	}
+}
