@@ -278,7 +278,7 @@ func (m *Manager) apply(ctx context.Context, p *Plan, repair bool) (err error) {
 		}
 		if p.Veth {
 			// the veth outlives its OVS port: make sure it is there
-			if _, err := m.ovs.ensurePort(ctx, m.ovsPort(p)); err != nil {
+			if err := m.ensureVethPort(ctx, p, false); err != nil {
 				return err
 			}
 		}
@@ -373,6 +373,15 @@ func (m *Manager) deviceReady(h *netlink.Handle, p *Plan) (bool, error) {
 		return false, err
 	}
 	defer root.Close()
+	if p.Veth {
+		// the namespace end has carrier only while its peer is up; the
+		// peer must also be the root end the OVS port names
+		end, err := linkByName(root, p.OVSPort)
+		if err != nil {
+			return false, err
+		}
+		return end != nil && end.Type() == "veth" && hasCarrier(end), nil
+	}
 	orphan, err := linkByName(root, p.Device)
 	if err != nil {
 		return false, err

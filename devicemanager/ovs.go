@@ -165,16 +165,6 @@ func (o *ovsDB) lookupPort(ctx context.Context, c client.Client, name string) (*
 	return res, nil
 }
 
-// portExists reports whether the Open_vSwitch database has a port named name.
-func (o *ovsDB) portExists(ctx context.Context, name string) (bool, error) {
-	c, err := o.client(ctx)
-	if err != nil {
-		return false, err
-	}
-	p, err := o.lookupPort(ctx, c, name)
-	return p != nil, err
-}
-
 // portSpec describes the OVS port of a DHCP device.
 type portSpec struct {
 	Bridge      string
@@ -182,6 +172,11 @@ type portSpec struct {
 	Type        string // "internal", or "" for a system device (a veth's root end)
 	ExternalIDs map[string]string
 	MTU         int // mtu_request; 0 leaves it unset
+	// NoWait commits without waiting for ovs-vswitchd to apply the change
+	// (for a device that exists without it: a veth's root end). Commits
+	// that arrive while ovs-vswitchd reconfigures are then applied by it
+	// in one go.
+	NoWait bool
 }
 
 // ensurePort makes the port exist on the bridge with the external
@@ -247,7 +242,7 @@ func (o *ovsDB) ensurePort(ctx context.Context, want portSpec) (created bool, er
 		}
 		ops = ops[len(have.bridges):]
 	}
-	if err := o.transactAndWait(ctx, c, ops); err != nil {
+	if err := o.transactMaybeWait(ctx, c, ops, !want.NoWait); err != nil {
 		return false, fmt.Errorf("add port %s to %s: %w", want.Name, want.Bridge, err)
 	}
 	return true, nil
@@ -272,7 +267,7 @@ func (o *ovsDB) updateInterface(ctx context.Context, c client.Client, cur *vs.In
 	if err != nil {
 		return fmt.Errorf("ovsdb: update interface %s: %w", cur.Name, err)
 	}
-	if err := o.transactAndWait(ctx, c, ops); err != nil {
+	if err := o.transactMaybeWait(ctx, c, ops, !want.NoWait); err != nil {
 		return fmt.Errorf("update interface %s: %w", cur.Name, err)
 	}
 	return nil
@@ -315,12 +310,29 @@ func (o *ovsDB) deletePort(ctx context.Context, name string) (bool, error) {
 	return true, nil
 }
 
+// transactMaybeWait is transactAndWait, or with wait false one commit of
+// its own that returns once ovsdb-server accepted it.
+func (o *ovsDB) transactMaybeWait(ctx context.Context, c client.Client, ops []ovsdb.Operation, wait bool) error {
+	if wait {
+		return o.transactAndWait(ctx, c, ops)
+	}
+	_, err := o.commit(ctx, c, ops, false)
+	return err
+}
+
 // commitAndWait commits ops together with next_cfg += 1 (what ovs-vsctl
 // does without --no-wait) in one transaction and waits until ovs-vswitchd
 // reports cur_cfg at least that value, i.e. it has applied the change.
 // rejected reports that ovsdb-server refused the transaction (an operation
 // failed), in which case none of it was applied.
 func (o *ovsDB) commitAndWait(ctx context.Context, c client.Client, ops []ovsdb.Operation) (rejected bool, err error) {
+	return o.commit(ctx, c, ops, true)
+}
+
+// commit is commitAndWait; with wait false it returns once ovsdb-server
+// accepted the transaction (next_cfg is bumped all the same, so
+// ovs-vswitchd reconfigures).
+func (o *ovsDB) commit(ctx context.Context, c client.Client, ops []ovsdb.Operation, wait bool) (rejected bool, err error) {
 	var rows []*vs.OpenvSwitch
 	if err := c.List(ctx, &rows); err != nil || len(rows) == 0 {
 		return false, fmt.Errorf("ovsdb: no Open_vSwitch row (err %v)", err)
@@ -346,7 +358,7 @@ func (o *ovsDB) commitAndWait(ctx context.Context, c client.Client, ops []ovsdb.
 		return true, fmt.Errorf("ovsdb transact: %w", err)
 	}
 	want, ok := nextCfgFrom(res[len(res)-1])
-	if !ok {
+	if !ok || !wait {
 		return false, nil
 	}
 	return false, o.waitCurCfg(tctx, c, want)

@@ -25,7 +25,9 @@ func (m *Manager) ovsPort(p *Plan) portSpec {
 	if p.Veth {
 		typ = ""
 	}
-	return portSpec{Bridge: p.Bridge, Name: p.OVSPort, Type: typ, ExternalIDs: p.ExternalIDs, MTU: p.MTU}
+	// a veth works without ovs-vswitchd's help: its attachment is not
+	// awaited (Check reports a port ovs-vswitchd could not attach)
+	return portSpec{Bridge: p.Bridge, Name: p.OVSPort, Type: typ, ExternalIDs: p.ExternalIDs, MTU: p.MTU, NoWait: p.Veth}
 }
 
 // ovsPlugged is the first half of a plug: the OVS port's device, in the

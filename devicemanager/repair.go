@@ -62,12 +62,28 @@ func (m *Manager) check(ctx context.Context, p *Plan) (Health, error) {
 	} else if orphan != nil && !p.Veth {
 		return Health{Reason: "a new " + p.Device + " waits in the root namespace"}, nil
 	}
-	ok, err := m.ovs.portExists(ctx, p.OVSPort)
+	c, err := m.ovs.client(ctx)
 	if err != nil {
 		return Health{}, err
 	}
-	if !ok {
+	port, err := m.ovs.lookupPort(ctx, c, p.OVSPort)
+	if err != nil {
+		return Health{}, err
+	}
+	if port == nil {
 		return Health{Reason: "OVS port " + p.OVSPort + " missing"}, nil
+	}
+	if p.Veth {
+		if end, err := linkByName(root, p.OVSPort); err != nil {
+			return Health{}, err
+		} else if end == nil || end.Type() != "veth" {
+			return Health{Reason: "veth end " + p.OVSPort + " missing from the root namespace"}, nil
+		}
+		if attachFailed(port.iface) {
+			// ovs-vswitchd could not open the root end (an internal
+			// port's tap would be missing instead)
+			return Health{Reason: "OVS could not attach " + p.OVSPort + ": " + deref(port.iface.Error)}, nil
+		}
 	}
 	return Health{Healthy: true}, nil
 }

@@ -12,6 +12,8 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	vs "qdhcp/devicemanager/ovsdb"
 )
 
 // Device name prefixes: an OVS port (internal, or a veth's root end) and a
@@ -84,7 +86,7 @@ func (m *Manager) plugVeth(ctx context.Context, nsh *netlink.Handle, p *Plan, ma
 	if err := root.LinkSetUp(veth); err != nil {
 		return fmt.Errorf("set %s up: %w", p.OVSPort, err)
 	}
-	if _, err := m.ovs.ensurePort(ctx, m.ovsPort(p)); err != nil {
+	if err := m.ensureVethPort(ctx, p, true); err != nil {
 		return err
 	}
 	m.log.Info("plugging DHCP device", "device", p.Device, "ovs_port", p.OVSPort, "bridge", p.Bridge,
@@ -97,6 +99,41 @@ func (m *Manager) plugVeth(ctx context.Context, nsh *netlink.Handle, p *Plan, ma
 		return fmt.Errorf("%s vanished from %s", p.Device, p.Namespace)
 	}
 	return configureLink(nsh, in, mac, p.MTU)
+}
+
+// ensureVethPort makes the veth's root end an OVS port. An existing port
+// row is replaced when fresh (the pair was just made: ovs-vswitchd would
+// keep its socket on the device of the old pair) or when ovs-vswitchd
+// reports it could not attach it.
+func (m *Manager) ensureVethPort(ctx context.Context, p *Plan, fresh bool) error {
+	c, err := m.ovs.client(ctx)
+	if err != nil {
+		return err
+	}
+	have, err := m.ovs.lookupPort(ctx, c, p.OVSPort)
+	if err != nil {
+		return err
+	}
+	if have != nil && (fresh || attachFailed(have.iface)) {
+		m.log.Info("replacing OVS port", "port", p.OVSPort, "new_veth", fresh, "error", deref(have.iface.Error))
+		if _, err := m.ovs.deletePort(ctx, p.OVSPort); err != nil {
+			return err
+		}
+	}
+	_, err = m.ovs.ensurePort(ctx, m.ovsPort(p))
+	return err
+}
+
+// attachFailed reports an interface row ovs-vswitchd could not open.
+func attachFailed(i *vs.Interface) bool {
+	return i != nil && (deref(i.Error) != "" || (i.Ofport != nil && *i.Ofport < 0))
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
 
 // disableIPv6 sets net.ipv6.conf.<dev>.disable_ipv6 in the root namespace.

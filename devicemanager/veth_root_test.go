@@ -126,6 +126,44 @@ func TestVethSetupConnectivityAndDestroy(t *testing.T) {
 		t.Fatalf("after Repair: %v", err)
 	}
 
+	// the root end loses its name (ovs-vswitchd can no longer open it):
+	// Check notices, Repair makes a new pair and re-adds the port
+	renamed := "qdtv" + tap[3:13]
+	t.Cleanup(func() { _ = deleteRootLink(renamed) })
+	if r := rootLink(t, tap); r == nil {
+		t.Fatal("root end gone")
+	} else {
+		root, _ := rootHandle()
+		err := root.LinkSetDown(r)
+		if err == nil {
+			err = root.LinkSetName(r, renamed)
+		}
+		if err == nil {
+			err = root.LinkSetUp(r)
+		}
+		root.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if hl, err := m.Check(ctx, tn.net, tn.port); err != nil || hl.Healthy {
+		t.Fatalf("Check with the root end renamed: %+v %v", hl, err)
+	} else {
+		t.Logf("unhealthy: %s", hl.Reason)
+	}
+	if repaired, err := m.Repair(ctx, tn.net, tn.port); err != nil || !repaired {
+		t.Fatalf("Repair: %v %v", repaired, err)
+	}
+	if rootLink(t, renamed) != nil {
+		t.Fatalf("old root end %s left", renamed)
+	}
+	if _, err := pingWithin(cns, tn.port.FixedIPs[0].Addr(), 5*time.Second); err != nil {
+		t.Fatalf("after Repair: %v", err)
+	}
+	if hl, err := m.Check(ctx, tn.net, tn.port); err != nil || !hl.Healthy {
+		t.Fatalf("Check after Repair: %+v %v", hl, err)
+	}
+
 	if err := m.Destroy(ctx, tn.net.ID, dev, nil); err != nil {
 		t.Fatal(err)
 	}
