@@ -10,8 +10,11 @@ import (
 
 // writeFileAtomic replaces path with data so that a reader (dnsmasq on
 // SIGHUP) sees the old or the new content, never a mix: a temporary file in
-// the same directory, synced, then renamed over. On any error the old file
-// is left as it was.
+// the same directory, renamed over. On any error the old file is left as it
+// was. The file is not fsynced (neutron does not either): every file of a
+// network is rendered and written again before its dnsmasq is started, so
+// nothing is lost with a crash, and a sync per file made every reload wait
+// for the disk.
 func writeFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
@@ -24,9 +27,7 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
 			os.Remove(tmp)
 		}
 	}()
-	if _, err = f.Write(data); err == nil {
-		err = f.Sync()
-	}
+	_, err = f.Write(data)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
