@@ -42,11 +42,14 @@ type benchAgent struct {
 }
 
 // newAgent prepares an agent for a scenario; write its network files, then
-// start it.
-func (e *benchEnv) newAgent(scenario string) (*benchAgent, error) {
+// start it. adjust, when given, changes the configuration first.
+func (e *benchEnv) newAgent(scenario string, adjust ...func(*config.Config)) (*benchAgent, error) {
 	conf, err := e.conf(scenario)
 	if err != nil {
 		return nil, err
+	}
+	for _, fn := range adjust {
+		fn(conf)
 	}
 	dir := filepath.Join(conf.StatePath, "networks")
 	if err := os.MkdirAll(dir, 0o755); err != nil {

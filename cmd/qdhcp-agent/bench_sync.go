@@ -9,13 +9,15 @@ import (
 	"time"
 
 	"qdhcp/dhcpagent"
+	"qdhcp/dhcpagent/config"
 )
 
 // Scenario numbers keep the ids of the scenarios apart.
 const (
-	scenColdSync = 1
-	scenEvents   = 2
-	scenStorm    = 3
+	scenColdSync     = 1
+	scenEvents       = 2
+	scenStorm        = 3
+	scenColdSyncVeth = 4
 )
 
 // coldSync is the cold_sync scenario: N network files of P ports each in a
@@ -23,7 +25,18 @@ const (
 // start to every network's dnsmasq running and every port reported ready
 // (dhcp_ready_on_ports) to the source.
 func (e *benchEnv) coldSync(ctx context.Context) (res benchResult, err error) {
-	a, err := e.newAgent("cold_sync")
+	return e.coldSyncWith(ctx, "cold_sync", scenColdSync, false)
+}
+
+// coldSyncVeth is the cold_sync_veth scenario: cold_sync with
+// ovs_use_veth = True (veth pairs made in place: no device is moved
+// between namespaces).
+func (e *benchEnv) coldSyncVeth(ctx context.Context) (res benchResult, err error) {
+	return e.coldSyncWith(ctx, "cold_sync_veth", scenColdSyncVeth, true)
+}
+
+func (e *benchEnv) coldSyncWith(ctx context.Context, name string, scen int, veth bool) (res benchResult, err error) {
+	a, err := e.newAgent(name, func(c *config.Config) { c.OVSUseVeth = c.OVSUseVeth || veth })
 	if err != nil {
 		return nil, err
 	}
@@ -37,7 +50,7 @@ func (e *benchEnv) coldSync(ctx context.Context) (res benchResult, err error) {
 	ids := make([]string, 0, n)
 	want := map[string]bool{}
 	for i := 0; i < n; i++ {
-		bn := e.newBenchNet(scenColdSync, i, 24)
+		bn := e.newBenchNet(scen, i, 24)
 		for j := 0; j < p; j++ {
 			want[bn.addPort().ID] = true
 		}
@@ -110,5 +123,6 @@ func (e *benchEnv) coldSync(ctx context.Context) (res benchResult, err error) {
 		"enables":                 as.Enables,
 		"errors":                  as.Errors,
 		"num_sync_threads":        a.conf.NumSyncThreads,
+		"ovs_use_veth":            a.conf.OVSUseVeth,
 	}, nil
 }

@@ -118,7 +118,7 @@ func benchRoot(t *testing.T) (bin, dir string) {
 
 func TestBenchSmallRunCleansUp(t *testing.T) {
 	bin, dir := benchRoot(t)
-	cmd := exec.Command(bin, "bench", "--scenarios", "floor,cold_sync,event_latency,storm,rss",
+	cmd := exec.Command(bin, "bench", "--scenarios", "floor,cold_sync,cold_sync_veth,event_latency,storm,rss",
 		"--networks", "3", "--ports", "2", "--events", "3", "--storm", "40", "--state-dir", dir, "--settle", "0s")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -128,7 +128,7 @@ func TestBenchSmallRunCleansUp(t *testing.T) {
 	}
 	t.Logf("%s", out)
 	r := benchLines(t, out)
-	for _, s := range []string{"floor", "cold_sync", "event_latency", "storm", "rss"} {
+	for _, s := range []string{"floor", "cold_sync", "cold_sync_veth", "event_latency", "storm", "rss"} {
 		if r[s] == nil {
 			t.Fatalf("no %s line in\n%s", s, out)
 		}
@@ -137,7 +137,13 @@ func TestBenchSmallRunCleansUp(t *testing.T) {
 		num(t, c, "seconds") <= 0 {
 		t.Errorf("cold_sync: %v", c)
 	}
-	if f := r["floor"]; num(t, f, "networks") != 3 || num(t, f, "cold_sync_ratio") <= 0 {
+	if c := r["cold_sync_veth"]; num(t, c, "networks") != 3 || num(t, c, "spawns") != 3 || num(t, c, "errors") != 0 ||
+		c["ovs_use_veth"] != true {
+		t.Errorf("cold_sync_veth: %v", c)
+	}
+	if f := r["floor"]; num(t, f, "networks") != 3 || num(t, f, "cold_sync_ratio") <= 0 || num(t, f, "cold_sync_veth_ratio") <= 0 ||
+		num(t, f, "device_move_median_ms") <= 0 || num(t, f, "floor_with_move_seconds") <= num(t, f, "seconds") ||
+		num(t, f, "cold_sync_ratio_with_move") <= 0 {
 		t.Errorf("floor: %v", f)
 	}
 	if e := r["event_latency"]; num(t, e, "injected_hup_p95_ms") <= 0 || num(t, e, "file_hup_p95_ms") <= 0 ||
