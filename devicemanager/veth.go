@@ -33,13 +33,15 @@ func ovsPortOf(dev string) string {
 	return dev
 }
 
-// plugVeth is the ovs_use_veth plug: a veth pair whose end in the
-// namespace (p.Device) is created there directly, with the port's MAC and
-// the network's MTU (so no device is ever moved between namespaces), and
-// whose root end (p.OVSPort: IPv6 off, same MTU, up) becomes a system port
-// on the bridge with the external ids the OVS agent binds it by. Leftovers
-// of an earlier plug (either end) are removed first. The namespace end is
-// brought up last.
+// plugVeth is the ovs_use_veth plug: a veth pair made from inside the
+// namespace, so that no device is ever moved between namespaces. Its end
+// there (p.Device) is born with the port's MAC, the network's MTU and up;
+// its peer, the root end (p.OVSPort: same MTU, IPv6 off), is brought up and
+// becomes a system port on the bridge with the external ids the OVS agent
+// binds it by. Leftovers of an earlier plug (either end) are removed first.
+// ovs-vswitchd reacts to every change of a device in the root namespace,
+// at a cost that grows with the number of devices there: the root end
+// changes only twice (created, then up with carrier at once).
 func (m *Manager) plugVeth(ctx context.Context, nsh *netlink.Handle, p *Plan, mac net.HardwareAddr) error {
 	root, err := rootHandle()
 	if err != nil {
@@ -60,21 +62,27 @@ func (m *Manager) plugVeth(ctx context.Context, nsh *netlink.Handle, p *Plan, ma
 			}
 		}
 	}
-	fd, err := netns.GetFromPath(nsPath(p.Namespace))
+	rootNS, err := netns.Get()
 	if err != nil {
-		return fmt.Errorf("open namespace %s: %w", p.Namespace, err)
+		return fmt.Errorf("open the root namespace: %w", err)
 	}
-	defer fd.Close()
-	veth := netlink.NewVeth(netlink.LinkAttrs{Name: p.OVSPort})
-	veth.PeerName = p.Device
-	veth.PeerNamespace = netlink.NsFd(fd)
-	veth.PeerHardwareAddr = mac
+	defer rootNS.Close()
+	veth := netlink.NewVeth(netlink.LinkAttrs{Name: p.Device, HardwareAddr: mac, Flags: net.FlagUp})
+	veth.PeerName = p.OVSPort
+	veth.PeerNamespace = netlink.NsFd(rootNS)
 	if p.MTU > 0 {
 		veth.MTU = p.MTU
 		veth.PeerMTU = uint32(p.MTU)
 	}
-	if err := root.LinkAdd(veth); err != nil {
-		return fmt.Errorf("add veth %s with peer %s in %s: %w", p.OVSPort, p.Device, p.Namespace, err)
+	if err := nsh.LinkAdd(veth); err != nil {
+		return fmt.Errorf("add veth %s in %s with peer %s: %w", p.Device, p.Namespace, p.OVSPort, err)
+	}
+	end, err := linkByName(root, p.OVSPort)
+	if err != nil {
+		return err
+	}
+	if end == nil {
+		return fmt.Errorf("veth end %s missing from the root namespace", p.OVSPort)
 	}
 	if p.IPv6 {
 		// the root end carries no addresses: no link-local address, no
@@ -83,7 +91,7 @@ func (m *Manager) plugVeth(ctx context.Context, nsh *netlink.Handle, p *Plan, ma
 			return err
 		}
 	}
-	if err := root.LinkSetUp(veth); err != nil {
+	if err := root.LinkSetUp(end); err != nil {
 		return fmt.Errorf("set %s up: %w", p.OVSPort, err)
 	}
 	if err := m.ensureVethPort(ctx, p, true); err != nil {
@@ -91,14 +99,7 @@ func (m *Manager) plugVeth(ctx context.Context, nsh *netlink.Handle, p *Plan, ma
 	}
 	m.log.Info("plugging DHCP device", "device", p.Device, "ovs_port", p.OVSPort, "bridge", p.Bridge,
 		"namespace", p.Namespace, "mac", p.MAC, "mtu", p.MTU, "veth", true)
-	in, err := linkByName(nsh, p.Device)
-	if err != nil {
-		return err
-	}
-	if in == nil {
-		return fmt.Errorf("%s vanished from %s", p.Device, p.Namespace)
-	}
-	return configureLink(nsh, in, mac, p.MTU)
+	return nil
 }
 
 // ensureVethPort makes the veth's root end an OVS port. An existing port
