@@ -3,7 +3,7 @@ GO ?= go
 export PATH := /usr/local/go/bin:$(PATH)
 FUZZTIME ?= 10s
 
-.PHONY: all build demo test env vet unit fuzz bench clean
+.PHONY: all build demo test env vet unit fuzz bench bench-neutron clean
 
 all: build
 
@@ -48,6 +48,14 @@ bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./dnsmasq/ ./procmon/ ./source/filesource/
 	WITH_RABBITMQ=0 bash scripts/testenv.sh setup
 	./bin/qdhcp-agent bench $(BENCH_ARGS)
+
+# bench-neutron: neutron's own neutron-dhcp-agent and qdhcp-agent, one after
+# the other, against the same stand-in neutron server (real oslo.messaging on
+# RabbitMQ) and the same networks: one JSON line per agent, then the ratio.
+# Extra flags: make bench-neutron NBENCH_ARGS="--networks 50 --ports 20".
+bench-neutron: build
+	bash scripts/testenv.sh setup
+	/usr/bin/python3 scripts/bench_neutron.py $(NBENCH_ARGS)
 
 clean:
 	rm -rf bin

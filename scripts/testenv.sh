@@ -9,7 +9,10 @@
 #   scripts/testenv.sh stop     stop OVS and RabbitMQ
 #
 # Idempotent: running it again only starts what is not running.
-# Knobs: WITH_RABBITMQ=0 skips RabbitMQ (the demo does not need it).
+# Knobs: WITH_RABBITMQ=0 skips RabbitMQ (the demo does not need it);
+# WITH_NEUTRON=0 skips neutron's own neutron-dhcp-agent (Debian package, never
+# started as a service: scripts/bench_neutron.py runs it side by side with
+# qdhcp; default: as WITH_RABBITMQ).
 set -euo pipefail
 
 OVS_RUN=/var/run/openvswitch
@@ -18,11 +21,13 @@ OVS_LOG=/var/log/openvswitch
 OVS_SCHEMA=/usr/share/openvswitch/vswitch.ovsschema
 RMQ_PID=/var/lib/rabbitmq/mnesia/rabbit@localhost.pid
 WITH_RABBITMQ=${WITH_RABBITMQ:-1}
+WITH_NEUTRON=${WITH_NEUTRON:-$WITH_RABBITMQ}
 export DEBIAN_FRONTEND=noninteractive
 
 PKGS=(openvswitch-switch openvswitch-common dnsmasq-base dnsmasq-utils iptables
       iproute2 udhcpc busybox isc-dhcp-client iputils-ping procps haproxy curl)
 RMQ_PKGS=(rabbitmq-server python3-oslo.messaging)
+NEUTRON_PKGS=(neutron-dhcp-agent)
 
 say() { printf '[testenv] %s\n' "$*" >&2; }
 alive() { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
@@ -30,6 +35,7 @@ alive() { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 install_pkgs() {
 	local want=("${PKGS[@]}") missing=() p
 	[ "$WITH_RABBITMQ" = 1 ] && want+=("${RMQ_PKGS[@]}")
+	[ "$WITH_NEUTRON" = 1 ] && want+=("${NEUTRON_PKGS[@]}")
 	for p in "${want[@]}"; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 	done

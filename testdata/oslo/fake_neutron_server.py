@@ -33,11 +33,13 @@ Logs go to stderr.
 
 import argparse
 import copy
+import ipaddress
 import json
 import logging
 import os
 import sys
 import threading
+import time
 import uuid
 
 from oslo_config import cfg
@@ -78,6 +80,7 @@ class State:
         self.calls = []
         self.report_replies = []
         self.reports = 0
+        self.macs = 0
         self.record_file = record_file
 
     def record(self, entry):
@@ -98,6 +101,25 @@ class State:
                 if port["id"] == port_id:
                     return net, port
         return None, None
+
+
+def free_ip(net, subnet_id):
+    """The first address of the subnet's allocation pools (or of the
+    subnet) that no port of the network holds, as neutron's IPAM picks."""
+    subnet = next((s for s in net.get("subnets", []) if s["id"] == subnet_id), None)
+    if subnet is None:
+        return None
+    used = {f["ip_address"] for p in net.get("ports", []) for f in p.get("fixed_ips", [])}
+    used.add(subnet.get("gateway_ip"))
+    cidr = ipaddress.ip_network(subnet["cidr"], strict=False)
+    pools = subnet.get("allocation_pools") or [{"start": str(cidr[1]), "end": str(cidr[-2])}]
+    for pool in pools:
+        a, b = ipaddress.ip_address(pool["start"]), ipaddress.ip_address(pool["end"])
+        while a <= b:
+            if str(a) not in used:
+                return str(a)
+            a += 1
+    return None
 
 
 def dhcp_only(net):
@@ -135,9 +157,11 @@ class DhcpRpcCallback:
             if net is None:
                 return None
             fixed_ips = []
-            for i, fip in enumerate(req.get("fixed_ips", [])):
-                ip = fip.get("ip_address") or "10.255.255.%d" % (200 + i)
+            for fip in req.get("fixed_ips", []):
+                ip = fip.get("ip_address") or free_ip(net, fip["subnet_id"])
                 fixed_ips.append({"subnet_id": fip["subnet_id"], "ip_address": ip})
+            self.state.macs += 1
+            m = self.state.macs
             port = {
                 "id": str(uuid.uuid4()),
                 "name": req.get("name", ""),
@@ -148,9 +172,21 @@ class DhcpRpcCallback:
                 "device_id": req.get("device_id", ""),
                 "device_owner": "network:dhcp",
                 "binding:host_id": host,
-                "mac_address": "fa:16:3e:00:00:01",
+                "mac_address": "fa:16:3e:%02x:%02x:%02x" % (m >> 16 & 255, m >> 8 & 255, m & 255),
                 "fixed_ips": fixed_ips,
                 "extra_dhcp_opts": [],
+                "status": "ACTIVE",
+                "description": "",
+                "dns_name": "",
+                "dns_assignment": [
+                    {"hostname": "host-" + f["ip_address"].replace(".", "-").replace(":", "-"),
+                     "ip_address": f["ip_address"],
+                     "fqdn": "host-" + f["ip_address"].replace(".", "-").replace(":", "-") + ".openstacklocal."}
+                    for f in fixed_ips if f["ip_address"]],
+                "allowed_address_pairs": [],
+                "security_groups": [],
+                "tags": [],
+                "revision_number": 1,
             }
             net.setdefault("ports", []).append(port)
             return copy.deepcopy(port)
@@ -224,6 +260,7 @@ class RecordingDispatcher(rpc_dispatcher.RPCDispatcher):
             "context": ctxt,
             "client_timeout": client_timeout,
             "is_call": bool(getattr(incoming, "msg_id", None)),
+            "time": time.time(),
         })
         return super().dispatch(incoming)
 
