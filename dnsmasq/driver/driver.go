@@ -59,6 +59,10 @@ type Options struct {
 	Now func() time.Time
 	// Logger (default slog.Default()).
 	Logger *slog.Logger
+	// OnAsyncError is told about a failure of work the driver finished in
+	// the background (a metadata proxy started once its IPv6 address was
+	// usable), e.g. to schedule a resync of the network.
+	OnAsyncError func(networkID string, err error)
 }
 
 // Stats counts the driver's work, for metrics and benchmarks.
@@ -77,6 +81,8 @@ type Driver struct {
 	now     func() time.Time
 	hostTag bool
 
+	onAsyncError func(networkID string, err error)
+
 	mu   sync.Mutex
 	nets map[string]*netState
 
@@ -89,9 +95,10 @@ type netState struct {
 	port        *model.Port
 	dev         string
 	argv        []string
-	proxyActive bool   // the metadata proxy was (re)started by this agent run
-	proxyUUID   string // the id the proxy runs under (network or router id)
-	proxySwept  bool   // proxies of earlier runs in the namespace were looked for
+	proxyActive bool       // the metadata proxy was (re)started by this agent run
+	proxyUUID   string     // the id the proxy runs under (network or router id)
+	proxySwept  bool       // proxies of earlier runs in the namespace were looked for
+	proxyWait   *proxyWait // a proxy update waiting for its IPv6 address
 }
 
 // New returns a driver. mon supervises dnsmasq and haproxy; plugin is the
@@ -106,6 +113,8 @@ func New(conf *config.Config, plugin model.PluginAPI, devices Devices, mon *proc
 		log:     opts.Logger,
 		now:     opts.Now,
 		nets:    map[string]*netState{},
+
+		onAsyncError: opts.OnAsyncError,
 	}
 	if d.log == nil {
 		d.log = slog.Default()

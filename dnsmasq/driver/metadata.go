@@ -32,39 +32,108 @@ const pidSuffix = ".pid." + ServiceHaproxy
 // (restarted the first time in this agent run) when the network needs it,
 // stopped and its files removed when not. A changed configuration (bind
 // device, router) restarts it.
+//
+// haproxy cannot bind fe80::a9fe:a9fe while the address is tentative, and
+// duplicate address detection takes a second or two: a proxy that binds it
+// is started in the background once the address is usable (or with IPv4
+// only if it is not), so that a sync is never held up by it. dnsmasq
+// already serves the network meanwhile. The caller holds st.mu.
 func (d *Driver) updateMetadataProxy(ctx context.Context, st *netState, net *model.Network) error {
 	cfg, err := dnsmasq.MetadataProxy(net, d.conf, d.env())
 	if err != nil {
 		return fmt.Errorf("metadata proxy: %w", err)
 	}
+	d.cancelProxyWait(st)
 	if cfg == nil {
 		return d.stopMetadataProxy(st, net.ID)
 	}
+	if cfg.BindAddressV6 == "" {
+		return d.applyMetadataProxy(ctx, st, net.ID, cfg)
+	}
+	wctx, cancel := context.WithTimeout(context.Background(), proxyDADTimeout)
+	w := &proxyWait{cancel: cancel, done: make(chan struct{})}
+	st.proxyWait = w
+	go func() {
+		defer close(w.done)
+		defer cancel()
+		// If DAD fails (another DHCP agent of the network holds
+		// fe80::a9fe:a9fe) or does not end, serve IPv4 only rather than
+		// nothing; a later update retries.
+		werr := d.devices.WaitAddressReady(wctx, net.ID, cfg.BindInterface, netip.MustParseAddr(model.MetadataLinkLocalV6))
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		if st.proxyWait != w {
+			return // superseded by a later update, or the network went
+		}
+		st.proxyWait = nil
+		if werr != nil {
+			d.log.Warn("metadata proxy: IPv6 address not usable, serving IPv4 only", "network", net.ID, "device", cfg.BindInterface, "err", werr)
+			cfg.BindAddressV6, cfg.BindInterface = "", ""
+		}
+		if err := d.applyMetadataProxy(context.Background(), st, net.ID, cfg); err != nil {
+			d.log.Error("metadata proxy failed", "network", net.ID, "err", err)
+			if d.onAsyncError != nil {
+				d.onAsyncError(net.ID, err)
+			}
+		}
+	}()
+	return nil
+}
+
+// proxyWait is a metadata proxy update waiting in the background for its
+// IPv6 address.
+type proxyWait struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// cancelProxyWait drops the network's pending background proxy update.
+// The caller holds st.mu.
+func (d *Driver) cancelProxyWait(st *netState) {
+	if st.proxyWait != nil {
+		st.proxyWait.cancel()
+		st.proxyWait = nil
+	}
+}
+
+// WaitMetadataProxy waits until no metadata proxy update of the network
+// waits in the background (its haproxy then runs, or not, as configured).
+func (d *Driver) WaitMetadataProxy(ctx context.Context, networkID string) error {
+	d.mu.Lock()
+	st := d.nets[networkID]
+	d.mu.Unlock()
+	if st == nil {
+		return nil
+	}
+	st.mu.Lock()
+	w := st.proxyWait
+	st.mu.Unlock()
+	if w == nil {
+		return nil
+	}
+	select {
+	case <-w.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// applyMetadataProxy makes the proxy run with cfg. The caller holds st.mu.
+func (d *Driver) applyMetadataProxy(ctx context.Context, st *netState, netID string, cfg *metadataproxy.Config) error {
 	if st.proxyUUID != "" && st.proxyUUID != cfg.UUID() {
 		// keyed differently now (a router came or went on a metadata network)
-		if err := d.stopMetadataProxy(st, net.ID); err != nil {
+		if err := d.stopMetadataProxy(st, netID); err != nil {
 			return err
 		}
 	}
 	if !st.proxySwept {
 		// first time in this agent run: a proxy an earlier run left in
 		// this namespace under another id would hold 169.254.169.254:80
-		if err := d.stopStrayProxies(net.ID, cfg.UUID()); err != nil {
+		if err := d.stopStrayProxies(netID, cfg.UUID()); err != nil {
 			return err
 		}
 		st.proxySwept = true
-	}
-	if cfg.BindAddressV6 != "" {
-		// haproxy cannot bind a tentative address. If DAD fails (another
-		// DHCP agent of the network holds fe80::a9fe:a9fe) or does not end,
-		// serve IPv4 only rather than nothing; a later update retries.
-		wctx, cancel := context.WithTimeout(ctx, proxyDADTimeout)
-		err := d.devices.WaitAddressReady(wctx, net.ID, cfg.BindInterface, netip.MustParseAddr(model.MetadataLinkLocalV6))
-		cancel()
-		if err != nil {
-			d.log.Warn("metadata proxy: IPv6 address not usable, serving IPv4 only", "network", net.ID, "device", cfg.BindInterface, "err", err)
-			cfg.BindAddressV6, cfg.BindInterface = "", ""
-		}
 	}
 	data, err := cfg.Render()
 	if err != nil {
@@ -83,16 +152,16 @@ func (d *Driver) updateMetadataProxy(ctx context.Context, st *netState, net *mod
 		if err := d.killer.Stop(ServiceHaproxy, pid, proxyStopGrace); err != nil {
 			return fmt.Errorf("metadata proxy: %w", err)
 		}
-		d.log.Info("metadata proxy stopped for restart", "network", net.ID, "uuid", cfg.UUID(), "pid", pid)
+		d.log.Info("metadata proxy stopped for restart", "network", netID, "uuid", cfg.UUID(), "pid", pid)
 	}
-	if err := startProxy(ctx, net.ID, cfg); err != nil {
+	if err := startProxy(ctx, netID, cfg); err != nil {
 		return err
 	}
 	st.proxyActive, st.proxyUUID = true, cfg.UUID()
 	pid, _ = procmon.Active(cfg.PidFile(), cfg.UUID())
-	d.log.Info("metadata proxy started", "network", net.ID, "uuid", cfg.UUID(), "pid", pid, "ipv6", cfg.BindAddressV6 != "")
+	d.log.Info("metadata proxy started", "network", netID, "uuid", cfg.UUID(), "pid", pid, "ipv6", cfg.BindAddressV6 != "")
 	return d.mon.Register(procmon.Service{UUID: cfg.UUID(), Name: ServiceHaproxy, PidFile: cfg.PidFile(),
-		Respawn: d.respawnProxy(net.ID, cfg, data)})
+		Respawn: d.respawnProxy(netID, cfg, data)})
 }
 
 // writeProxyConfig writes the haproxy config (and makes the pid dir).
@@ -141,6 +210,7 @@ func (d *Driver) respawnProxy(netID string, cfg *metadataproxy.Config, data []by
 // agent run, proxies an earlier run left in the network's namespace under
 // any other id (a router this run never saw) are stopped too.
 func (d *Driver) stopMetadataProxy(st *netState, netID string) error {
+	d.cancelProxyWait(st)
 	uuid := netID
 	if st.proxyUUID != "" {
 		uuid = st.proxyUUID

@@ -167,6 +167,7 @@ func backstop(t *testing.T, conf *config.Config, netID string, uuids ...string) 
 // the pid and the config file's content.
 func runningProxy(t *testing.T, r *rig, netID, uuid string) (int, string) {
 	t.Helper()
+	proxySettled(t, r, netID)
 	pidFile, confFile := proxyFiles(r.conf, uuid)
 	pid, ok := procmon.Active(pidFile, uuid)
 	if !ok {
@@ -210,10 +211,22 @@ func goldenProxyConfig(t *testing.T, fixture, state, netID, tap, user, group str
 	return r.Replace(s)
 }
 
+// proxySettled waits for the network's metadata proxy update that waits
+// in the background for fe80::a9fe:a9fe.
+func proxySettled(t *testing.T, r *rig, netID string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := r.drv.WaitMetadataProxy(ctx, netID); err != nil {
+		t.Fatalf("metadata proxy update of %s still pending: %v", netID, err)
+	}
+}
+
 // proxyGone checks that no haproxy runs for uuid any more and its files
 // are gone.
-func proxyGone(t *testing.T, r *rig, uuid string, pids ...int) {
+func proxyGone(t *testing.T, r *rig, netID, uuid string, pids ...int) {
 	t.Helper()
+	proxySettled(t, r, netID)
 	pidFile, confFile := proxyFiles(r.conf, uuid)
 	for _, p := range []string{pidFile, confFile} {
 		if _, err := os.Stat(p); !os.IsNotExist(err) {
@@ -408,7 +421,7 @@ func TestIsolatedMetadataProxy(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("reload stopping the proxy took %v", time.Since(start).Round(time.Millisecond))
-	proxyGone(t, r, netID, pid)
+	proxyGone(t, r, netID, netID, pid)
 	if opts, _ := os.ReadFile(dnsmasq.ConfPaths(conf, netID).Opts); !strings.Contains(string(opts), "169.254.169.254/32,10.171.0.1") {
 		t.Errorf("routed subnet: opts lack the metadata route via the gateway:\n%s", opts)
 	}
@@ -439,7 +452,7 @@ func TestIsolatedMetadataProxy(t *testing.T) {
 	if took < 5*time.Second {
 		t.Errorf("disable took %v: haproxy was not given the 5 s SIGTERM grace", took)
 	}
-	proxyGone(t, r, netID, pid)
+	proxyGone(t, r, netID, netID, pid)
 	if _, err := os.Stat("/var/run/netns/qdhcp-" + netID); !os.IsNotExist(err) {
 		t.Errorf("namespace still there: %v", err)
 	}
@@ -488,7 +501,7 @@ func TestForceMetadataProxy(t *testing.T) {
 	if err := r.drv.Disable(ctx, netID, false); err != nil {
 		t.Fatal(err)
 	}
-	proxyGone(t, r, netID, pid)
+	proxyGone(t, r, netID, netID, pid)
 }
 
 // TestMetadataNetworkProxy: with enable_metadata_network, a network with a
@@ -544,7 +557,7 @@ func TestMetadataNetworkProxy(t *testing.T) {
 	if err := r.drv.ReloadAllocations(ctx, n); err != nil {
 		t.Fatal(err)
 	}
-	proxyGone(t, r, netID, netPid)
+	proxyGone(t, r, netID, netID, netPid)
 	routerPid, cfg := runningProxy(t, r, netID, routerID)
 	if tap, _ := os.ReadFile(dnsmasq.ConfPaths(conf, netID).Interface); r.dev.IPv6Enabled() {
 		if want := goldenProxyConfig(t, "metadata_network", conf.StatePath, routerID, string(tap), "root", "root"); cfg != want {
@@ -570,7 +583,7 @@ func TestMetadataNetworkProxy(t *testing.T) {
 	if err := r.drv.Enable(ctx, n); err != nil {
 		t.Fatal(err)
 	}
-	proxyGone(t, r, routerID, routerPid)
+	proxyGone(t, r, netID, routerID, routerPid)
 	netPid, _ = runningProxy(t, r, netID, netID)
 	fetchMetadata(t, client.NS, "http://169.254.169.254/metanet-restarted")
 	checkForwarded(t, stub, "/metanet-restarted", "X-Neutron-Network-ID", netID, lease["ip"])
@@ -581,7 +594,7 @@ func TestMetadataNetworkProxy(t *testing.T) {
 	if err := r.drv.ReloadAllocations(ctx, n); err != nil {
 		t.Fatal(err)
 	}
-	proxyGone(t, r, netID, netPid)
+	proxyGone(t, r, netID, netID, netPid)
 	routerPid, _ = runningProxy(t, r, netID, routerID)
 
 	// and a further agent run disables the network without enabling it
@@ -593,7 +606,7 @@ func TestMetadataNetworkProxy(t *testing.T) {
 	if err := r.drv.Disable(ctx, netID, false); err != nil {
 		t.Fatal(err)
 	}
-	proxyGone(t, r, routerID, routerPid)
+	proxyGone(t, r, netID, routerID, routerPid)
 }
 
 // TestMetadataProxyIPv4OnlyWhenDADFails: another DHCP agent of the network

@@ -79,8 +79,10 @@ func New(conf *config.Config, plugin model.PluginAPI, opts Options) (*Stack, err
 		Exit:     opts.Exit,
 		OnEvent:  opts.OnProcessEvent,
 	})
-	drv := driver.New(conf, plugin, devices, mon, driver.Options{Logger: log.With("component", "dnsmasq")})
-	agent := dhcpagent.New(conf, plugin, drv, log.With("component", "agent"))
+	var agent *dhcpagent.Agent
+	drv := driver.New(conf, plugin, devices, mon, driver.Options{Logger: log.With("component", "dnsmasq"),
+		OnAsyncError: func(networkID string, err error) { agent.ScheduleResync(err.Error(), networkID) }})
+	agent = dhcpagent.New(conf, plugin, drv, log.With("component", "agent"))
 	return &Stack{
 		Conf: conf, Plugin: plugin, Devices: devices, Monitor: mon, Driver: drv, Agent: agent,
 		log: log, opts: opts, monErr: make(chan error, 1),
