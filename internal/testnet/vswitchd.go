@@ -27,11 +27,7 @@ func VswitchdPid() int {
 	if err != nil {
 		return 0
 	}
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	if f := strings.Fields(string(stat)); len(f) > 2 && f[2] == "Z" {
+	if !processLives(pid) {
 		return 0
 	}
 	return pid
@@ -65,11 +61,24 @@ func StopVswitchd(t testing.TB) {
 	if out, err := exec.Command("ovs-appctl", "-t", "ovs-vswitchd", "exit").CombinedOutput(); err != nil {
 		t.Fatalf("ovs-appctl exit: %v: %s", err, out)
 	}
+	// its pid file goes before the process has closed its devices: wait
+	// for the process itself (gone or a zombie)
 	deadline := time.Now().Add(20 * time.Second)
-	for pid != 0 && VswitchdPid() == pid {
+	for pid != 0 && processLives(pid) {
 		if time.Now().After(deadline) {
 			t.Fatal("ovs-vswitchd does not exit")
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// processLives reports whether pid exists and is not a zombie.
+func processLives(pid int) bool {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	i := strings.LastIndexByte(string(stat), ')')
+	f := strings.Fields(string(stat)[i+1:])
+	return len(f) > 0 && f[0] != "Z"
 }
