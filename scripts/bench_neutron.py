@@ -7,7 +7,7 @@ other, with the same configuration file.
 
 Measured per agent, from its start: every network's dnsmasq running and
 every VM port reported ready (dhcp_ready_on_ports, as the server records
-it). Prints one JSON line per agent, then one comparing them.
+it), and with --isolated-metadata every network's haproxy running. Prints one JSON line per agent, then one comparing them.
 
 Needs root, OVS with a netdev bridge (scripts/testenv.sh), RabbitMQ and the
 neutron-dhcp-agent package (scripts/testenv.sh setup installs them). Run
@@ -171,6 +171,8 @@ transport_url = {url}
 control_exchange = {exchange}
 interface_driver = openvswitch
 num_sync_threads = {threads}
+enable_isolated_metadata = {metadata}
+metadata_proxy_socket = {state}/metadata_proxy
 debug = false
 use_stderr = false
 
@@ -184,7 +186,7 @@ ovsdb_connection = unix:/var/run/openvswitch/db.sock
 [oslo_concurrency]
 lock_path = $state_path/lock
 """.format(host=host, state=state, url=args.url, exchange=exchange,
-           threads=args.num_sync_threads, bridge=bridge))
+           threads=args.num_sync_threads, bridge=bridge, metadata=args.isolated_metadata))
 
 
 def dnsmasq_pids(state):
@@ -200,10 +202,24 @@ def dnsmasq_pids(state):
     return pids
 
 
+def haproxy_pids(state):
+    """The metadata proxies of the state dir (pid files in external/pids)."""
+    pids = []
+    for pf in glob.glob(os.path.join(state, "external", "pids", "*.pid.haproxy")):
+        try:
+            pid = int(open(pf).read().strip())
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                if f.read().startswith(b"haproxy\0"):
+                    pids.append(pid)
+        except (OSError, ValueError):
+            pass
+    return pids
+
+
 def teardown(state, ids, bridge):
     """Stop every dnsmasq of the state dir, delete the networks' namespaces
     and the bridge's ports."""
-    for pid in dnsmasq_pids(state):
+    for pid in dnsmasq_pids(state) + haproxy_pids(state):
         try:
             os.kill(pid, signal.SIGKILL)
         except OSError:
@@ -251,13 +267,14 @@ def measure(args, name, argv_for, agent_no, root, bridge, run_id):
         while True:
             running = len(dnsmasq_pids(state))
             ready = len(want & server.ready_ports())
-            if running >= len(nets) and ready >= len(want):
+            proxies = len(haproxy_pids(state)) if args.isolated_metadata else len(nets)
+            if running >= len(nets) and ready >= len(want) and proxies >= len(nets):
                 break
             if agent.poll() is not None:
                 raise RuntimeError("%s exited with %s (log %s)" % (name, agent.returncode, logf.name))
             if time.monotonic() > deadline:
-                raise RuntimeError("%s: after %ds %d/%d dnsmasq running, %d/%d ports ready (log %s)" % (
-                    name, args.timeout, running, len(nets), ready, len(want), logf.name))
+                raise RuntimeError("%s: after %ds %d/%d dnsmasq running, %d/%d ports ready, %d haproxy (log %s)" % (
+                    name, args.timeout, running, len(nets), ready, len(want), proxies, logf.name))
             time.sleep(0.01)
         took = time.monotonic() - t0
         end_wall = time.time()
@@ -265,6 +282,7 @@ def measure(args, name, argv_for, agent_no, root, bridge, run_id):
         res = {
             "scenario": "side_by_side", "agent": name, "networks": len(nets),
             "ports_per_network": args.ports, "num_sync_threads": args.num_sync_threads,
+            "isolated_metadata": args.isolated_metadata,
             "seconds": round(took, 3), "networks_per_s": round(len(nets) / took, 3),
             "sync_seconds": round(end_wall - sync_start, 3) if sync_start else None,
             "startup_seconds": round(took - (end_wall - sync_start), 3) if sync_start else None,
@@ -296,6 +314,8 @@ def main():
     ap.add_argument("--networks", type=int, default=100)
     ap.add_argument("--ports", type=int, default=10)
     ap.add_argument("--num-sync-threads", type=int, default=4)
+    ap.add_argument("--isolated-metadata", action="store_true",
+                    help="enable_isolated_metadata = True (as Debian's dhcp_agent.ini has it): a haproxy per network")
     ap.add_argument("--agents", default="neutron-dhcp-agent,qdhcp-agent")
     ap.add_argument("--qdhcp", default=os.path.join(REPO, "bin", "qdhcp-agent"))
     ap.add_argument("--broker", default="guest:guest@127.0.0.1:5672",
