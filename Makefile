@@ -42,8 +42,8 @@ unit:
 	QDHCP_SKIP_ROOT=1 $(GO) test -count=1 ./...
 
 # bench: the Go benchmarks, then `qdhcp-agent bench` (as root, on OVS):
-# one JSON line per scenario (render, floor, cold sync, event latency,
-# storm, RSS). Extra flags: make bench BENCH_ARGS="--networks 200".
+# one JSON line per scenario (render, floor, cold sync with internal ports
+# and with veths, restart sync, event latency, storm, RSS). Extra flags: make bench BENCH_ARGS="--networks 200".
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./dnsmasq/ ./procmon/ ./source/filesource/
 	WITH_RABBITMQ=0 bash scripts/testenv.sh setup

@@ -20,7 +20,7 @@ import (
 // benchScenarios are the scenarios of `qdhcp-agent bench`, in run order.
 // floor runs before cold_sync (its line, with the ratios, is printed after
 // cold_sync_veth).
-var benchScenarios = []string{"render_large", "floor", "cold_sync", "cold_sync_veth", "event_latency", "storm", "rss"}
+var benchScenarios = []string{"render_large", "floor", "cold_sync", "cold_sync_veth", "restart_sync", "event_latency", "storm", "rss"}
 
 // benchFlags are the options of `qdhcp-agent bench`.
 type benchFlags struct {
@@ -232,6 +232,12 @@ func runBench(f *benchFlags, stdout, stderr io.Writer) error {
 	if floor != nil {
 		addFloorRatios(floor, cold, coldVeth)
 		emit(floor)
+	}
+	if f.want("restart_sync") {
+		if r := run("restart_sync", env.restartSync); r != nil {
+			emit(r)
+		}
+		pause()
 	}
 	if f.want("event_latency") {
 		if r := run("event_latency", env.eventLatency); r != nil {

@@ -118,7 +118,7 @@ func benchRoot(t *testing.T) (bin, dir string) {
 
 func TestBenchSmallRunCleansUp(t *testing.T) {
 	bin, dir := benchRoot(t)
-	cmd := exec.Command(bin, "bench", "--scenarios", "floor,cold_sync,cold_sync_veth,event_latency,storm,rss",
+	cmd := exec.Command(bin, "bench", "--scenarios", "floor,cold_sync,cold_sync_veth,restart_sync,event_latency,storm,rss",
 		"--networks", "3", "--ports", "2", "--events", "3", "--storm", "40", "--state-dir", dir, "--settle", "0s")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -128,7 +128,7 @@ func TestBenchSmallRunCleansUp(t *testing.T) {
 	}
 	t.Logf("%s", out)
 	r := benchLines(t, out)
-	for _, s := range []string{"floor", "cold_sync", "cold_sync_veth", "event_latency", "storm", "rss"} {
+	for _, s := range []string{"floor", "cold_sync", "cold_sync_veth", "restart_sync", "event_latency", "storm", "rss"} {
 		if r[s] == nil {
 			t.Fatalf("no %s line in\n%s", s, out)
 		}
@@ -140,6 +140,10 @@ func TestBenchSmallRunCleansUp(t *testing.T) {
 	if c := r["cold_sync_veth"]; num(t, c, "networks") != 3 || num(t, c, "spawns") != 3 || num(t, c, "errors") != 0 ||
 		c["ovs_use_veth"] != true {
 		t.Errorf("cold_sync_veth: %v", c)
+	}
+	if rs := r["restart_sync"]; num(t, rs, "networks") != 3 || num(t, rs, "adoptions") != 3 || num(t, rs, "spawns") != 0 ||
+		num(t, rs, "same_dnsmasq") != 3 || num(t, rs, "errors") != 0 {
+		t.Errorf("restart_sync: %v", rs)
 	}
 	if f := r["floor"]; num(t, f, "networks") != 3 || num(t, f, "cold_sync_ratio") <= 0 || num(t, f, "cold_sync_veth_ratio") <= 0 ||
 		num(t, f, "device_move_median_ms") <= 0 || num(t, f, "floor_with_move_seconds") <= num(t, f, "seconds") ||
