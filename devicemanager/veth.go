@@ -116,7 +116,11 @@ func (m *Manager) ensureVethPort(ctx context.Context, p *Plan, fresh bool) error
 		return err
 	}
 	if have != nil && (fresh || attachFailed(have.iface)) {
-		m.log.Info("replacing OVS port", "port", p.OVSPort, "new_veth", fresh, "error", deref(have.iface.Error))
+		ovsErr := ""
+		if have.iface != nil {
+			ovsErr = deref(have.iface.Error)
+		}
+		m.log.Info("replacing OVS port", "port", p.OVSPort, "new_veth", fresh, "error", ovsErr)
 		if _, err := m.ovs.deletePort(ctx, p.OVSPort); err != nil {
 			return err
 		}

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	vs "qdhcp/devicemanager/ovsdb"
 	"qdhcp/model"
 )
 
@@ -50,4 +51,24 @@ func TestNewRejectsLinuxBridge(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.Close()
+}
+
+func TestAttachFailed(t *testing.T) {
+	msg, empty := "could not open network device tapx (No such device)", ""
+	bad, unset, ok := -1, (*int)(nil), 3
+	for _, tc := range []struct {
+		iface *vs.Interface
+		want  bool
+	}{
+		{nil, false},
+		{&vs.Interface{}, false},
+		{&vs.Interface{Error: &empty, Ofport: &ok}, false},
+		{&vs.Interface{Ofport: unset}, false},
+		{&vs.Interface{Error: &msg}, true},
+		{&vs.Interface{Ofport: &bad}, true},
+	} {
+		if got := attachFailed(tc.iface); got != tc.want {
+			t.Errorf("attachFailed(%+v) = %v, want %v", tc.iface, got, tc.want)
+		}
+	}
 }
