@@ -87,3 +87,50 @@ func TestOVSRestartRepair(t *testing.T) {
 		}
 	}
 }
+
+// A veth (ovs_use_veth) outlives an ovs-vswitchd restart: the daemon opens
+// its root end again from the database, Check stays healthy and traffic
+// flows again without a repair.
+func TestOVSRestartKeepsVeth(t *testing.T) {
+	skipUnlessRoot(t)
+	if os.Getenv("QDHCP_OVS_RESTART_TEST") != "1" {
+		t.Skip("restarts ovs-vswitchd: set QDHCP_OVS_RESTART_TEST=1")
+	}
+	mv, _ := newRootManager(t, useVeth)
+	mi, _ := newRootManager(t, nil)
+	tn := newTestNet(t, false, 1450)
+	dev := setup(t, mv, tn)
+	client := clientOf(t, tn)
+	setup(t, mi, client)
+	cns := NamespaceName(client.net.ID)
+	target := tn.port.FixedIPs[0].Addr()
+	if _, err := pingWithin(cns, target, 5*time.Second); err != nil {
+		t.Fatalf("before the restart: %v", err)
+	}
+	_, l := nsLink(t, tn.net.ID, dev)
+	index := l.Attrs().Index
+
+	t.Cleanup(func() { testnet.StartVswitchd(t) }) // never leave OVS down
+	testnet.StopVswitchd(t)
+	testnet.StartVswitchd(t)
+	// the client's internal port needs its repair; the veth does not
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := mi.Repair(ctx, client.net, client.port); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := pingWithin(cns, target, 5*time.Second); err != nil {
+		t.Fatalf("veth after the restart: %v", err)
+	} else {
+		t.Logf("veth answered %v after the client's repair", d)
+	}
+	if hl, err := mv.Check(ctx, tn.net, tn.port); err != nil || !hl.Healthy {
+		t.Fatalf("Check of the veth after the restart: %+v %v", hl, err)
+	}
+	if repaired, err := mv.Repair(ctx, tn.net, tn.port); err != nil || repaired {
+		t.Fatalf("Repair of a healthy veth: %v %v", repaired, err)
+	}
+	if _, l := nsLink(t, tn.net.ID, dev); l.Attrs().Index != index {
+		t.Fatalf("%s was replaced", dev)
+	}
+}
