@@ -309,6 +309,11 @@ def measure(args, name, argv_for, agent_no, root, bridge, run_id):
         teardown(state, ids, bridge)
 
 
+def interrupted(signum, frame):
+    """SIGTERM cleans up as Ctrl-C does."""
+    raise KeyboardInterrupt()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--networks", type=int, default=100)
@@ -344,8 +349,7 @@ def main():
     if "neutron-dhcp-agent" in agents and not shutil.which("neutron-dhcp-agent"):
         sys.exit("bench-neutron: neutron-dhcp-agent is not installed (scripts/testenv.sh setup)")
 
-    # SIGTERM cleans up as Ctrl-C does
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    signal.signal(signal.SIGTERM, interrupted)
     run_id = secrets.token_hex(2)
     bridge = "br-nb" + run_id
     root = os.path.join(args.state_dir, run_id)
@@ -380,4 +384,11 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:
+        log("interrupted, cleaned up")
+        sys.exit(130)
+    except RuntimeError as e:
+        log(str(e))
+        sys.exit(1)
