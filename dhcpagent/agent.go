@@ -47,11 +47,14 @@ type Agent struct {
 // Stats counts what the agent did; read with Agent.Stats.
 type Stats struct {
 	Events, Batches, Enables, Restarts, Reloads, Disables, Errors, Syncs atomic.Int64
+	// PortsRejected counts ports from the server left out as malformed.
+	PortsRejected atomic.Int64
 }
 
 // StatsSnapshot is a copy of the counters.
 type StatsSnapshot struct {
 	Events, Batches, Enables, Restarts, Reloads, Disables, Errors, Syncs int64
+	PortsRejected                                                        int64
 }
 
 // BatchResult describes one processed batch of events for a network.
@@ -86,7 +89,7 @@ func New(conf *config.Config, plugin model.PluginAPI, driver Driver, log *slog.L
 func (a *Agent) Stats() StatsSnapshot {
 	s := &a.stats
 	return StatsSnapshot{s.Events.Load(), s.Batches.Load(), s.Enables.Load(), s.Restarts.Load(),
-		s.Reloads.Load(), s.Disables.Load(), s.Errors.Load(), s.Syncs.Load()}
+		s.Reloads.Load(), s.Disables.Load(), s.Errors.Load(), s.Syncs.Load(), s.PortsRejected.Load()}
 }
 
 // Counts returns the numbers of cached networks, subnets and ports (the

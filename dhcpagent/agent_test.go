@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -427,5 +428,53 @@ func TestReadyPortsBatches(t *testing.T) {
 	}
 	if rest := r.take(readyBatch); len(rest) != 100+1-readyBatch {
 		t.Fatalf("second batch has %d ids", len(rest))
+	}
+}
+
+// A malformed port from the server (a tenant's option value with a NUL,
+// a bad MAC) is left out and counted; the rest of the network is served,
+// at sync and on a refresh. A malformed DHCP port of this agent rejects
+// the network.
+func TestMalformedPortLeftOut(t *testing.T) {
+	conf := testConf(t)
+	n := testNet(netA, subA, "10.0.0.0/24", 3)
+	n.Ports[1].ExtraDHCPOpts = []model.ExtraDHCPOpt{{OptName: "bootfile-name", OptValue: "pxe\x00"}}
+	n.Ports[2].MACAddress = "fa:16:3e:zz:00:02"
+	other := testNet(netB, subB, "10.1.0.0/24", 1)
+	p := newFakePlugin(n, other)
+	d := newFakeDriver()
+	a := startAgent(t, conf, p, d)
+
+	got := d.lastNet(netA)
+	if got == nil || len(got.Ports) != 1 || got.Ports[0].ID != n.Ports[0].ID {
+		t.Fatalf("enabled with ports %v, want only %s", got, n.Ports[0].ID)
+	}
+	if a.Stats().PortsRejected != 2 {
+		t.Fatalf("PortsRejected = %d, want 2", a.Stats().PortsRejected)
+	}
+	if d.lastNet(netB) == nil {
+		t.Fatal("the other network was not served")
+	}
+
+	// a refresh (port_create of a good port) keeps leaving the bad ones out
+	good := testPort(netA, subA, 3, 1)
+	n.Ports = append(n.Ports, good)
+	p.put(n)
+	notify(t, a, "network_update_end", map[string]any{"network": map[string]any{"id": netA}})
+	waitFor(t, func() bool { l := d.lastNet(netA); return l != nil && len(l.Ports) == 2 })
+	for _, port := range d.lastNet(netA).Ports {
+		if port.ID == n.Ports[1].ID || port.ID == n.Ports[2].ID {
+			t.Fatalf("malformed port %s served", port.ID)
+		}
+	}
+
+	// the agent's own DHCP port malformed: the network is not served
+	bad := testNet(netA, subA, "10.0.0.0/24", 1)
+	bad.Ports = append(bad.Ports, &model.Port{ID: "dddddddd-0000-4000-8000-000000000001", NetworkID: netA,
+		MACAddress: "fa:16:3e:00:00:ff", DeviceOwner: model.OwnerDHCP, DeviceID: model.DHCPDeviceID(testHst, netA),
+		FixedIPs: []model.FixedIP{{SubnetID: subA, IPAddress: "10.0.0.2\n"}}})
+	a2 := New(conf, newFakePlugin(bad), newFakeDriver(), quietLog())
+	if _, err := a2.checkNetwork(bad); err == nil || !strings.Contains(err.Error(), "its DHCP port is malformed") {
+		t.Fatalf("own malformed DHCP port: %v", err)
 	}
 }

@@ -179,8 +179,9 @@ func (a *Agent) configure(ctx context.Context, netID string, net *model.Network)
 			return a.disable(ctx, netID)
 		}
 	}
-	if err := net.Validate(); err != nil {
-		return fmt.Errorf("network %s from the server is malformed: %w", netID, err)
+	net, err := a.checkNetwork(net)
+	if err != nil {
+		return err
 	}
 	if !net.IsAdminUp() || !net.HasDHCPSubnet() {
 		return a.disable(ctx, netID)
@@ -199,6 +200,33 @@ func (a *Agent) configure(ctx context.Context, netID string, net *model.Network)
 	return nil
 }
 
+// checkNetwork validates a network from the server. A port that fails the
+// checks is left out and reported, so that one tenant's hostile port (an
+// option value that would inject a dnsmasq directive, say) does not take
+// DHCP away from every other port of a shared network; a problem with the
+// network itself, or with this agent's own DHCP port, rejects it.
+func (a *Agent) checkNetwork(net *model.Network) (*model.Network, error) {
+	net, bad := net.WithoutInvalidPorts()
+	own := a.ownDeviceID(net.ID)
+	for _, b := range bad {
+		if b.Port != nil && b.Port.DeviceID == own {
+			return nil, fmt.Errorf("network %s from the server: its DHCP port is malformed: %w", net.ID, b.Err)
+		}
+	}
+	if err := net.Validate(); err != nil {
+		return nil, fmt.Errorf("network %s from the server is malformed: %w", net.ID, err)
+	}
+	for _, b := range bad {
+		portID := ""
+		if b.Port != nil {
+			portID = b.Port.ID
+		}
+		a.stats.PortsRejected.Add(1)
+		a.log.Error("port left out: malformed", "network", net.ID, "port", portID, "err", b.Err)
+	}
+	return net, nil
+}
+
 // refresh is neutron's refresh_dhcp_helper: re-read the network; reload
 // when the DHCP CIDRs are unchanged, restart when they changed.
 func (a *Agent) refresh(ctx context.Context, netID string) error {
@@ -210,8 +238,8 @@ func (a *Agent) refresh(ctx context.Context, netID string) error {
 	if net == nil {
 		return a.disable(ctx, netID)
 	}
-	if err := net.Validate(); err != nil {
-		return fmt.Errorf("network %s from the server is malformed: %w", netID, err)
+	if net, err = a.checkNetwork(net); err != nil {
+		return err
 	}
 	if old == nil || len(old.Subnets) == 0 {
 		return a.configure(ctx, netID, net)

@@ -46,10 +46,12 @@ func (a *Agent) SyncState(ctx context.Context, ids []string) error {
 		if net == nil {
 			continue
 		}
-		if err := net.Validate(); err != nil {
+		clean, err := a.checkNetwork(net)
+		if err != nil {
 			a.log.Error("skipping malformed network from the server", "network", net.ID, "err", err)
 			continue
 		}
+		net = clean
 		activeIDs[net.ID] = true
 		if ids != nil && !want[net.ID] && a.cache.has(net.ID) {
 			continue

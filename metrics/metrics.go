@@ -68,6 +68,12 @@ func New() *Metrics {
 	return m
 }
 
+// AddCounterFunc registers a counter whose value fn reads at each scrape
+// (a count another component keeps).
+func (m *Metrics) AddCounterFunc(name, help string, fn func() float64) {
+	m.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, fn))
+}
+
 // AddCheck registers a named health check; /healthz fails while any fails.
 func (m *Metrics) AddCheck(name string, check func() error) {
 	m.mu.Lock()

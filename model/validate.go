@@ -309,6 +309,40 @@ func decodeStrict(data []byte, v any) error {
 	return nil
 }
 
+// InvalidPort is a port that failed the checks Validate makes of ports.
+type InvalidPort struct {
+	Port *Port // nil for a null port
+	Err  error // with the JSON path of the port in the network it came in
+}
+
+// WithoutInvalidPorts returns n without the ports that fail the checks
+// Validate makes of ports, and those ports with why. n itself is returned
+// (and never changed) when every port passes; otherwise a shallow copy
+// with its own port list. The rest of the network is not checked:
+// Validate it afterwards.
+func (n *Network) WithoutInvalidPorts() (*Network, []InvalidPort) {
+	var bad []InvalidPort
+	var kept []*Port
+	for i, p := range n.Ports {
+		if err := p.validate(fmt.Sprintf("ports[%d]", i)); err != nil {
+			if bad == nil {
+				kept = append(kept, n.Ports[:i]...)
+			}
+			bad = append(bad, InvalidPort{Port: p, Err: err})
+			continue
+		}
+		if bad != nil {
+			kept = append(kept, p)
+		}
+	}
+	if bad == nil {
+		return n, nil
+	}
+	c := *n
+	c.Ports = kept
+	return &c, bad
+}
+
 // Validate checks one port (as carried by a port notification).
 func (p *Port) Validate() error {
 	if err := p.validate("port"); err != nil {

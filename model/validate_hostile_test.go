@@ -334,3 +334,30 @@ func BenchmarkDecodeHugeNetwork(b *testing.B) {
 		}
 	}
 }
+
+func TestWithoutInvalidPorts(t *testing.T) {
+	n := hostileBase()
+	if got, bad := n.WithoutInvalidPorts(); got != n || len(bad) != 0 {
+		t.Fatalf("valid network: %v", bad)
+	}
+	good := n.Ports[0].ID
+	hostile := n.Ports[0].Clone()
+	hostile.ID = "b0b0b0b0-0000-4000-8000-000000000001"
+	hostile.ExtraDHCPOpts = []ExtraDHCPOpt{{OptName: "bootfile-name", OptValue: "pxe\x00"}}
+	n.Ports = append(n.Ports, hostile, nil)
+	got, bad := n.WithoutInvalidPorts()
+	if len(bad) != 2 || bad[0].Port != hostile || bad[1].Port != nil ||
+		!strings.Contains(bad[0].Err.Error(), "ports[1].extra_dhcp_opts[0].opt_value") ||
+		!strings.Contains(bad[1].Err.Error(), "ports[2]") {
+		t.Fatalf("invalid ports %+v", bad)
+	}
+	if len(got.Ports) != 1 || got.Ports[0].ID != good || got.ID != n.ID || len(got.Subnets) != 2 {
+		t.Fatalf("kept %+v", got.Ports)
+	}
+	if len(n.Ports) != 3 {
+		t.Fatal("the original network was changed")
+	}
+	if err := got.Validate(); err != nil {
+		t.Fatalf("network without them: %v", err)
+	}
+}

@@ -157,6 +157,8 @@ func runDaemon(conf *config.Config, f *runFlags, log *slog.Logger, level *slog.L
 		m.NetworksServed.Set(float64(len(agent.Networks())))
 	}
 	agent.OnSync = func(d time.Duration, _ int, _ error) { m.SyncDuration.Observe(d.Seconds()) }
+	m.AddCounterFunc("qdhcp_ports_rejected_total", "Ports from the server left out as malformed.",
+		func() float64 { return float64(agent.Stats().PortsRejected) })
 	notify := func(n model.Notification) {
 		m.Events.WithLabelValues(n.Method).Inc()
 		st.Notify(n)
