@@ -3,6 +3,8 @@ package procmon
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -97,7 +99,8 @@ func BenchmarkDnsmasqDeathDetection(b *testing.B) {
 	ns := newNetns(b)
 	svc, _ := dnsmasqService(b, ns)
 	ev := newEvents()
-	m := New(Config{Interval: 60 * time.Second, OnEvent: ev.on, Backoff: Backoff{Burst: 1 << 30}})
+	m := New(Config{Interval: 60 * time.Second, OnEvent: ev.on, Backoff: Backoff{Burst: 1 << 30},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}) // one line per respawn would fill the output
 	if err := m.Register(svc); err != nil {
 		b.Fatal(err)
 	}
