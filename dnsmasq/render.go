@@ -145,7 +145,7 @@ func newView(in *Input) (*view, error) {
 		return nil, fmt.Errorf("%w (device_id %s); the agent creates one at setup", ErrNoDHCPPort, devID)
 	}
 	v.iface = in.DeviceName
-	if hasControl(v.iface) || strings.ContainsAny(v.iface, "/, ") || len(v.iface) > 15 {
+	if model.HasControl(v.iface) || strings.ContainsAny(v.iface, "/, ") || len(v.iface) > 15 {
 		return nil, fmt.Errorf("dnsmasq: invalid device name %q", v.iface)
 	}
 	if v.iface == "" {

@@ -81,10 +81,10 @@ func checkPort(i int, p *model.Port) error {
 	if p == nil {
 		return bad(at(""), "null port")
 	}
-	if !isUUID(p.ID) {
+	if !model.IsUUID(p.ID) {
 		return bad(at(".id"), "not a UUID: %q", p.ID)
 	}
-	if !isMAC(p.MACAddress) {
+	if !model.IsMAC(p.MACAddress) {
 		return bad(at(".mac_address"), "invalid MAC %q", p.MACAddress)
 	}
 	for j, f := range p.FixedIPs {
@@ -124,7 +124,7 @@ func checkText(path, s string) error {
 	if len(v) > model.MaxTextLen {
 		return bad(path, "longer than %d bytes (%d)", model.MaxTextLen, len(v))
 	}
-	if hasControl(v) {
+	if model.HasControl(v) {
 		return bad(path, "control character in %q", v)
 	}
 	return nil
@@ -139,12 +139,12 @@ func checkConf(c *config.Config) error {
 		{"dnsmasq_config_file", c.DnsmasqConfigFile},
 		{"dnsmasq_base_log_dir", c.DnsmasqBaseLogDir},
 	} {
-		if hasControl(o.v) {
+		if model.HasControl(o.v) {
 			return bad(o.name, "control character in %q", o.v)
 		}
 	}
 	for _, s := range c.DnsmasqDNSServers {
-		if hasControl(s) {
+		if model.HasControl(s) {
 			return bad("dnsmasq_dns_servers", "control character in %q", s)
 		}
 	}
@@ -157,30 +157,6 @@ func validIP(s string) bool {
 	return err == nil && a.Zone() == ""
 }
 
-// isMAC accepts the 17-character forms net.ParseMAC accepts for EUI-48.
-func isMAC(s string) bool {
-	if len(s) != 17 {
-		return false
-	}
-	sep := s[2]
-	if sep != ':' && sep != '-' {
-		return false
-	}
-	for i := 0; i < 17; i++ {
-		c := s[i]
-		if i%3 == 2 {
-			if c != sep {
-				return false
-			}
-			continue
-		}
-		if !isHex[c] {
-			return false
-		}
-	}
-	return true
-}
-
 // isHostName rejects what would split a hosts line or a dhcp-host field.
 func isHostName(s string) bool {
 	for i := 0; i < len(s); i++ {
@@ -191,36 +167,3 @@ func isHostName(s string) bool {
 	}
 	return true
 }
-
-// hasControl reports a C0 control character or DEL in s.
-func hasControl(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == 0x7f {
-			return true
-		}
-	}
-	return false
-}
-
-// isUUID is model.IsUUID with a table lookup (it runs for every port).
-func isUUID(s string) bool {
-	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
-		return false
-	}
-	for i := 0; i < 36; i++ {
-		if i == 8 || i == 13 || i == 18 || i == 23 {
-			continue
-		}
-		if !isHex[s[i]] {
-			return false
-		}
-	}
-	return true
-}
-
-var isHex = func() (t [256]bool) {
-	for _, c := range "0123456789abcdefABCDEF" {
-		t[c] = true
-	}
-	return t
-}()

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"strings"
 )
@@ -38,26 +37,53 @@ func verr(path, format string, args ...any) error {
 
 // IsUUID reports whether s is a canonical 8-4-4-4-12 hex UUID (any case).
 // Every id that becomes a path, a device name or a dnsmasq tag is checked
-// with it.
+// with it (the renderer too, for every port: hence the table).
 func IsUUID(s string) bool {
-	if len(s) != 36 {
+	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
 		return false
 	}
 	for i := 0; i < 36; i++ {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
-				return false
-			}
+		if i == 8 || i == 13 || i == 18 || i == 23 {
+			continue
+		}
+		if !isHex[s[i]] {
+			return false
 		}
 	}
 	return true
 }
+
+// IsMAC accepts the 17-character forms net.ParseMAC accepts for EUI-48
+// (xx:xx:xx:xx:xx:xx or with dashes), without allocating.
+func IsMAC(s string) bool {
+	if len(s) != 17 {
+		return false
+	}
+	sep := s[2]
+	if sep != ':' && sep != '-' {
+		return false
+	}
+	for i := 0; i < 17; i++ {
+		c := s[i]
+		if i%3 == 2 {
+			if c != sep {
+				return false
+			}
+			continue
+		}
+		if !isHex[c] {
+			return false
+		}
+	}
+	return true
+}
+
+var isHex = func() (t [256]bool) {
+	for _, c := range "0123456789abcdefABCDEF" {
+		t[c] = true
+	}
+	return t
+}()
 
 // ValidateID returns an error naming path when id is not a UUID.
 func ValidateID(path, id string) error {
@@ -67,8 +93,8 @@ func ValidateID(path, id string) error {
 	return nil
 }
 
-// hasControl reports a control character (C0, DEL) in s.
-func hasControl(s string) bool {
+// HasControl reports a control character (C0, DEL) in s.
+func HasControl(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c < 0x20 || c == 0x7f {
 			return true
@@ -92,7 +118,7 @@ func checkText(path, s string) error {
 	if len(first) > MaxTextLen {
 		return verr(path, "longer than %d bytes (%d)", MaxTextLen, len(first))
 	}
-	if hasControl(first) {
+	if HasControl(first) {
 		return verr(path, "control character in %q", first)
 	}
 	return nil
@@ -106,7 +132,7 @@ func checkName(path, s string) error {
 	if len(s) > MaxTextLen {
 		return verr(path, "DNS name longer than %d bytes (%d)", MaxTextLen, len(s))
 	}
-	if strings.ContainsAny(s, " \t,#\\") || hasControl(s) {
+	if strings.ContainsAny(s, " \t,#\\") || HasControl(s) {
 		return verr(path, "invalid DNS name %q", s)
 	}
 	return nil
@@ -210,7 +236,7 @@ func (p *Port) validate(path string) error {
 	if err := ValidateID(path+".id", p.ID); err != nil {
 		return err
 	}
-	if _, err := net.ParseMAC(p.MACAddress); err != nil || len(p.MACAddress) != 17 {
+	if !IsMAC(p.MACAddress) {
 		return verr(path+".mac_address", "invalid MAC %q", p.MACAddress)
 	}
 	if err := checkText(path+".device_id", p.DeviceID); err != nil {
