@@ -164,6 +164,18 @@ func (a *benchAgent) stop() error {
 	return errors.Join(errs...)
 }
 
+// stopInto is stop for a scenario's deferred cleanup: a failure joins the
+// scenario's error and drops its result. A nil agent (not made) is fine.
+func (a *benchAgent) stopInto(res *benchResult, err *error) {
+	if a == nil {
+		return
+	}
+	if serr := a.stop(); serr != nil {
+		*err = errors.Join(*err, fmt.Errorf("cleanup: %w", serr))
+		*res = nil
+	}
+}
+
 // teardownNetworks disables every network (four at a time), then makes
 // sure the OVS port of its DHCP device is gone even if the state dir that
 // names it was not written yet.

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -126,14 +125,7 @@ type latencies struct{ host, hup []time.Duration }
 // event -> HUP sent.
 func (e *benchEnv) eventLatency(ctx context.Context) (res benchResult, err error) {
 	a, bn, err := e.servedNet(ctx, "event_latency", scenEvents, 10)
-	defer func() {
-		if a != nil {
-			if serr := a.stop(); serr != nil {
-				err = errors.Join(err, fmt.Errorf("cleanup: %w", serr))
-				res = nil
-			}
-		}
-	}()
+	defer a.stopInto(&res, &err)
 	if err != nil {
 		return nil, err
 	}

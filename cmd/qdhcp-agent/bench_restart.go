@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"time"
 
 	"qdhcp/procmon"
@@ -23,24 +21,11 @@ func (e *benchEnv) restartSync(ctx context.Context) (res benchResult, err error)
 		return nil, err
 	}
 	second := first // stopped (and everything torn down) at the end
-	defer func() {
-		if serr := second.stop(); serr != nil {
-			err = errors.Join(err, fmt.Errorf("cleanup: %w", serr))
-			res = nil
-		}
-	}()
+	defer func() { second.stopInto(&res, &err) }()
 	n, p := e.f.networks, e.f.ports
-	ids := make([]string, 0, n)
-	want := map[string]bool{}
-	for i := 0; i < n; i++ {
-		bn := e.newBenchNet(scenRestart, i, 24)
-		for j := 0; j < p; j++ {
-			want[bn.addPort().ID] = true
-		}
-		if err := first.writeNet(bn.net); err != nil {
-			return nil, err
-		}
-		ids = append(ids, bn.net.ID)
+	ids, want, err := e.writeBenchNets(first, scenRestart)
+	if err != nil {
+		return nil, err
 	}
 	if err := first.start(ctx); err != nil {
 		return nil, err

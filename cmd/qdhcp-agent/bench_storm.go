@@ -25,14 +25,7 @@ const (
 // the renders and HUPs it took, then until every port was reported ready.
 func (e *benchEnv) storm(ctx context.Context) (res benchResult, err error) {
 	a, bn, err := e.servedNet(ctx, "storm", scenStorm, 10)
-	defer func() {
-		if a != nil {
-			if serr := a.stop(); serr != nil {
-				err = errors.Join(err, fmt.Errorf("cleanup: %w", serr))
-				res = nil
-			}
-		}
-	}()
+	defer a.stopInto(&res, &err)
 	if err != nil {
 		return nil, err
 	}

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -40,24 +38,11 @@ func (e *benchEnv) coldSyncWith(ctx context.Context, name string, scen int, veth
 	if err != nil {
 		return nil, err
 	}
-	defer func() {
-		if serr := a.stop(); serr != nil {
-			err = errors.Join(err, fmt.Errorf("cleanup: %w", serr))
-			res = nil
-		}
-	}()
+	defer a.stopInto(&res, &err)
 	n, p := e.f.networks, e.f.ports
-	ids := make([]string, 0, n)
-	want := map[string]bool{}
-	for i := 0; i < n; i++ {
-		bn := e.newBenchNet(scen, i, 24)
-		for j := 0; j < p; j++ {
-			want[bn.addPort().ID] = true
-		}
-		if err := a.writeNet(bn.net); err != nil {
-			return nil, err
-		}
-		ids = append(ids, bn.net.ID)
+	ids, want, err := e.writeBenchNets(a, scen)
+	if err != nil {
+		return nil, err
 	}
 
 	var bmu sync.Mutex
@@ -79,27 +64,7 @@ func (e *benchEnv) coldSyncWith(ctx context.Context, name string, scen int, veth
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	seen := 0
-	ready := map[string]bool{}
-	allReady := func() bool {
-		got := a.src.Server().ReadyPorts()
-		for _, id := range got[seen:] {
-			if want[id] {
-				ready[id] = true
-			}
-		}
-		seen = len(got)
-		if len(ready) < len(want) {
-			return false
-		}
-		for _, id := range ids {
-			if !a.serving(id) {
-				return false
-			}
-		}
-		return true
-	}
-	if err := waitFor(ctx, 2*time.Millisecond, "every network served and every port ready", allReady); err != nil {
+	if err := a.waitServed(ctx, ids, want); err != nil {
 		return nil, err
 	}
 	total := time.Since(start)
@@ -125,4 +90,21 @@ func (e *benchEnv) coldSyncWith(ctx context.Context, name string, scen int, veth
 		"num_sync_threads":        a.conf.NumSyncThreads,
 		"ovs_use_veth":            a.conf.OVSUseVeth,
 	}, nil
+}
+
+// writeBenchNets writes the scenario's N network files of P VM ports each
+// for the agent; it returns their ids and the set of port ids.
+func (e *benchEnv) writeBenchNets(a *benchAgent, scen int) (ids []string, want map[string]bool, err error) {
+	want = map[string]bool{}
+	for i := 0; i < e.f.networks; i++ {
+		bn := e.newBenchNet(scen, i, 24)
+		for j := 0; j < e.f.ports; j++ {
+			want[bn.addPort().ID] = true
+		}
+		if err := a.writeNet(bn.net); err != nil {
+			return nil, nil, err
+		}
+		ids = append(ids, bn.net.ID)
+	}
+	return ids, want, nil
 }
