@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
 	"qdhcp/model"
@@ -130,21 +131,8 @@ func (m *Manager) WaitAddressReady(ctx context.Context, networkID, devName strin
 	t := time.NewTicker(20 * time.Millisecond)
 	defer t.Stop()
 	for {
-		l, err := linkByName(h, devName)
-		if err != nil {
+		if ready, err := addressReady(h, devName, addr); ready || err != nil {
 			return err
-		}
-		if l != nil {
-			present, tentative, failed, err := addressState(h, l, addr)
-			if err != nil {
-				return err
-			}
-			if failed {
-				return fmt.Errorf("address %s on %s failed duplicate address detection", addr, devName)
-			}
-			if present && !tentative {
-				return nil
-			}
 		}
 		select {
 		case <-ctx.Done():
@@ -152,4 +140,31 @@ func (m *Manager) WaitAddressReady(ctx context.Context, networkID, devName strin
 		case <-t.C:
 		}
 	}
+}
+
+// AddressReady is WaitAddressReady without the wait: whether addr on the
+// network's device is usable now. An address that failed duplicate address
+// detection is an error.
+func (m *Manager) AddressReady(networkID, devName string, addr netip.Addr) (bool, error) {
+	h, err := nsHandle(NamespaceName(networkID))
+	if err != nil {
+		return false, err
+	}
+	defer h.Close()
+	return addressReady(h, devName, addr)
+}
+
+func addressReady(h *netlink.Handle, devName string, addr netip.Addr) (bool, error) {
+	l, err := linkByName(h, devName)
+	if err != nil || l == nil {
+		return false, err
+	}
+	present, tentative, failed, err := addressState(h, l, addr)
+	if err != nil {
+		return false, err
+	}
+	if failed {
+		return false, fmt.Errorf("address %s on %s failed duplicate address detection", addr, devName)
+	}
+	return present && !tentative, nil
 }

@@ -46,6 +46,7 @@ type Devices interface {
 	Destroy(ctx context.Context, networkID, devName string, plugin model.PluginAPI) error
 	IPv6Enabled() bool
 	WaitAddressReady(ctx context.Context, networkID, devName string, addr netip.Addr) error
+	AddressReady(networkID, devName string, addr netip.Addr) (bool, error)
 }
 
 // Options tune a Driver; zero values are fine.

@@ -34,10 +34,14 @@ const pidSuffix = ".pid." + ServiceHaproxy
 // device, router) restarts it.
 //
 // haproxy cannot bind fe80::a9fe:a9fe while the address is tentative, and
-// duplicate address detection takes a second or two: a proxy that binds it
-// is started in the background once the address is usable (or with IPv4
-// only if it is not), so that a sync is never held up by it. dnsmasq
-// already serves the network meanwhile. The caller holds st.mu.
+// duplicate address detection takes a second or two: while it runs, a
+// proxy that binds the address is started in the background once it is
+// usable (or with IPv4 only if it is not), so that a sync is never held up
+// by it. dnsmasq already serves the network meanwhile. Once the address is
+// settled (every reload of a served network) the update is made at once.
+// If DAD fails (another DHCP agent of the network holds fe80::a9fe:a9fe)
+// or does not end, the proxy serves IPv4 only rather than nothing; a later
+// update retries. The caller holds st.mu.
 func (d *Driver) updateMetadataProxy(ctx context.Context, st *netState, net *model.Network) error {
 	cfg, err := dnsmasq.MetadataProxy(net, d.conf, d.env())
 	if err != nil {
@@ -50,26 +54,25 @@ func (d *Driver) updateMetadataProxy(ctx context.Context, st *netState, net *mod
 	if cfg.BindAddressV6 == "" {
 		return d.applyMetadataProxy(ctx, st, net.ID, cfg)
 	}
+	addr := netip.MustParseAddr(model.MetadataLinkLocalV6)
+	if ready, err := d.devices.AddressReady(net.ID, cfg.BindInterface, addr); ready || err != nil {
+		d.bindV6OrNot(cfg, net.ID, err)
+		return d.applyMetadataProxy(ctx, st, net.ID, cfg)
+	}
 	wctx, cancel := context.WithTimeout(context.Background(), proxyDADTimeout)
 	w := &proxyWait{cancel: cancel, done: make(chan struct{})}
 	st.proxyWait = w
 	go func() {
 		defer close(w.done)
 		defer cancel()
-		// If DAD fails (another DHCP agent of the network holds
-		// fe80::a9fe:a9fe) or does not end, serve IPv4 only rather than
-		// nothing; a later update retries.
-		werr := d.devices.WaitAddressReady(wctx, net.ID, cfg.BindInterface, netip.MustParseAddr(model.MetadataLinkLocalV6))
+		werr := d.devices.WaitAddressReady(wctx, net.ID, cfg.BindInterface, addr)
 		st.mu.Lock()
 		defer st.mu.Unlock()
 		if st.proxyWait != w {
 			return // superseded by a later update, or the network went
 		}
 		st.proxyWait = nil
-		if werr != nil {
-			d.log.Warn("metadata proxy: IPv6 address not usable, serving IPv4 only", "network", net.ID, "device", cfg.BindInterface, "err", werr)
-			cfg.BindAddressV6, cfg.BindInterface = "", ""
-		}
+		d.bindV6OrNot(cfg, net.ID, werr)
 		if err := d.applyMetadataProxy(context.Background(), st, net.ID, cfg); err != nil {
 			d.log.Error("metadata proxy failed", "network", net.ID, "err", err)
 			if d.onAsyncError != nil {
@@ -78,6 +81,16 @@ func (d *Driver) updateMetadataProxy(ctx context.Context, st *netState, net *mod
 		}
 	}()
 	return nil
+}
+
+// bindV6OrNot drops the proxy's IPv6 bind when its address is not usable
+// (err from the address check).
+func (d *Driver) bindV6OrNot(cfg *metadataproxy.Config, netID string, err error) {
+	if err == nil {
+		return
+	}
+	d.log.Warn("metadata proxy: IPv6 address not usable, serving IPv4 only", "network", netID, "device", cfg.BindInterface, "err", err)
+	cfg.BindAddressV6, cfg.BindInterface = "", ""
 }
 
 // proxyWait is a metadata proxy update waiting in the background for its

@@ -98,6 +98,23 @@ func TestMetadataProxyWaitsForDADInBackground(t *testing.T) {
 		t.Fatalf("no supervised haproxy once the address was usable (pid %d)", pid)
 	}
 
+	// the address settled: a reload updates the proxy at once, nothing
+	// waits in the background (the gate, closed again, would hold it)
+	gate = g.close()
+	n, _ = server.GetNetworkInfo(ctx, netID)
+	if err := drv.ReloadAllocations(ctx, n); err != nil {
+		t.Fatal(err)
+	}
+	done, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := drv.WaitMetadataProxy(done, netID); err != nil {
+		t.Fatalf("a reload with the address settled left an update waiting: %v", err)
+	}
+	if now, ok := procmon.Active(pidFile, netID); !ok || now != pid {
+		t.Fatalf("haproxy %d after the reload, want %d kept", now, pid)
+	}
+	close(gate)
+
 	// torn down while a proxy update waits: nothing starts afterwards
 	if err := drv.Disable(ctx, netID, false); err != nil {
 		t.Fatal(err)
