@@ -2,9 +2,11 @@ package amqp
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	amqp091 "github.com/rabbitmq/amqp091-go"
@@ -187,10 +189,7 @@ func (t *Transport) connect(idx *int, gen uint64) *session {
 func (t *Transport) install(s *session) {
 	t.mu.Lock()
 	t.sess = s
-	groups := make([]*consumerGroup, 0, len(t.groups))
-	for g := range t.groups {
-		groups = append(groups, g)
-	}
+	groups := slices.Collect(maps.Keys(t.groups))
 	t.mu.Unlock()
 
 	for _, g := range groups {

@@ -5,6 +5,8 @@ import (
 	"crypto/tls"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 )
@@ -157,10 +159,7 @@ func (t *Transport) Close() error {
 		return nil
 	}
 	t.closed = true
-	groups := make([]*consumerGroup, 0, len(t.groups))
-	for g := range t.groups {
-		groups = append(groups, g)
-	}
+	groups := slices.Collect(maps.Keys(t.groups))
 	t.mu.Unlock()
 
 	for _, g := range groups {
