@@ -165,9 +165,10 @@ func (a *Agent) disable(ctx context.Context, netID string) error {
 	return nil
 }
 
-// configure serves net (fetched from the server when nil): neutron's
-// configure_dhcp_for_network. A network that is admin down or has no DHCP
-// subnet is not served (and torn down if it was).
+// configure serves net (fetched from the server and checked when nil; a
+// caller that passes one, sync or refresh, has checked it already):
+// neutron's configure_dhcp_for_network. A network that is admin down or
+// has no DHCP subnet is not served (and torn down if it was).
 func (a *Agent) configure(ctx context.Context, netID string, net *model.Network) error {
 	if net == nil {
 		var err error
@@ -178,10 +179,9 @@ func (a *Agent) configure(ctx context.Context, netID string, net *model.Network)
 			a.log.Info("network not found on the server", "network", netID)
 			return a.disable(ctx, netID)
 		}
-	}
-	net, err := a.checkNetwork(net)
-	if err != nil {
-		return err
+		if net, err = a.checkNetwork(net); err != nil {
+			return err
+		}
 	}
 	if !net.IsAdminUp() || !net.HasDHCPSubnet() {
 		return a.disable(ctx, netID)
