@@ -88,7 +88,7 @@ func New(conf *config.Config, log *slog.Logger, opts ...Option) (*Manager, error
 	if len(endpoints) == 0 || endpoints[0] != DefaultOVSDBSocket {
 		endpoints = append(endpoints, DefaultOVSDBSocket)
 	}
-	if d := strings.ToLower(conf.InterfaceDriver); strings.Contains(d, "linuxbridge") || strings.Contains(d, "bridgeinterfacedriver") {
+	if conf.LinuxBridgeDriver() {
 		return nil, fmt.Errorf("devicemanager: interface_driver %q is not supported: qdhcp plugs DHCP ports into Open vSwitch (openvswitch, with or without ovs_use_veth)", conf.InterfaceDriver)
 	}
 	log = log.With("component", "devicemanager")

@@ -183,7 +183,7 @@ type portSpec struct {
 // ids, reusing a row that already exists (adding a second one would violate
 // the name index, quirk 5). A port of that name on another bridge is moved.
 // It returns whether it created the row, and waits until ovs-vswitchd has
-// applied the change.
+// applied the change (unless want.NoWait).
 func (o *ovsDB) ensurePort(ctx context.Context, want portSpec) (created bool, err error) {
 	c, err := o.client(ctx)
 	if err != nil {
@@ -320,18 +320,13 @@ func (o *ovsDB) transactMaybeWait(ctx context.Context, c client.Client, ops []ov
 	return err
 }
 
-// commitAndWait commits ops together with next_cfg += 1 (what ovs-vsctl
-// does without --no-wait) in one transaction and waits until ovs-vswitchd
-// reports cur_cfg at least that value, i.e. it has applied the change.
-// rejected reports that ovsdb-server refused the transaction (an operation
-// failed), in which case none of it was applied.
-func (o *ovsDB) commitAndWait(ctx context.Context, c client.Client, ops []ovsdb.Operation) (rejected bool, err error) {
-	return o.commit(ctx, c, ops, true)
-}
-
-// commit is commitAndWait; with wait false it returns once ovsdb-server
-// accepted the transaction (next_cfg is bumped all the same, so
-// ovs-vswitchd reconfigures).
+// commit commits ops together with next_cfg += 1 (what ovs-vsctl does
+// without --no-wait) in one transaction and, with wait, waits until
+// ovs-vswitchd reports cur_cfg at least that value, i.e. it has applied the
+// change; without, it returns once ovsdb-server accepted the transaction
+// (ovs-vswitchd reconfigures all the same). rejected reports that
+// ovsdb-server refused the transaction (an operation failed), in which case
+// none of it was applied.
 func (o *ovsDB) commit(ctx context.Context, c client.Client, ops []ovsdb.Operation, wait bool) (rejected bool, err error) {
 	var rows []*vs.OpenvSwitch
 	if err := c.List(ctx, &rows); err != nil || len(rows) == 0 {

@@ -66,10 +66,10 @@ func (o *ovsDB) commitLoop(c client.Client) {
 		for _, r := range batch {
 			ops = append(ops, r.ops...)
 		}
-		rejected, err := o.commitAndWait(ctx, c, ops)
+		rejected, err := o.commit(ctx, c, ops, true)
 		if rejected && len(batch) > 1 {
 			for _, r := range batch {
-				_, err := o.commitAndWait(ctx, c, r.ops)
+				_, err := o.commit(ctx, c, r.ops, true)
 				r.done <- err
 			}
 			continue

@@ -202,11 +202,17 @@ func (c *Config) IntegrationBridge() string {
 // DeviceNamePrefix is "tap" for the OVS driver, "ns-" for linuxbridge or
 // ovs_use_veth.
 func (c *Config) DeviceNamePrefix() string {
-	if c.OVSUseVeth || strings.Contains(strings.ToLower(c.InterfaceDriver), "linuxbridge") ||
-		strings.Contains(strings.ToLower(c.InterfaceDriver), "bridgeinterfacedriver") {
+	if c.OVSUseVeth || c.LinuxBridgeDriver() {
 		return "ns-"
 	}
 	return "tap"
+}
+
+// LinuxBridgeDriver reports whether interface_driver names neutron's
+// linuxbridge driver (linuxbridge, or ...BridgeInterfaceDriver).
+func (c *Config) LinuxBridgeDriver() bool {
+	d := strings.ToLower(c.InterfaceDriver)
+	return strings.Contains(d, "linuxbridge") || strings.Contains(d, "bridgeinterfacedriver")
 }
 
 // HasTransportURL reports whether the operator configured transport_url:
