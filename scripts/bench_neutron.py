@@ -189,31 +189,27 @@ lock_path = $state_path/lock
            threads=args.num_sync_threads, bridge=bridge, metadata=args.isolated_metadata))
 
 
-def dnsmasq_pids(state):
+def live_pids(pattern, argv0):
+    """The pids in the pid files matching pattern whose process runs argv0."""
     pids = []
-    for pf in glob.glob(os.path.join(state, "dhcp", "*", "pid")):
+    for pf in glob.glob(pattern):
         try:
             pid = int(open(pf).read().strip())
             with open("/proc/%d/cmdline" % pid, "rb") as f:
-                if f.read().startswith(b"dnsmasq\0"):
+                if f.read().startswith(argv0.encode() + b"\0"):
                     pids.append(pid)
         except (OSError, ValueError):
             pass
     return pids
+
+
+def dnsmasq_pids(state):
+    return live_pids(os.path.join(state, "dhcp", "*", "pid"), "dnsmasq")
 
 
 def haproxy_pids(state):
     """The metadata proxies of the state dir (pid files in external/pids)."""
-    pids = []
-    for pf in glob.glob(os.path.join(state, "external", "pids", "*.pid.haproxy")):
-        try:
-            pid = int(open(pf).read().strip())
-            with open("/proc/%d/cmdline" % pid, "rb") as f:
-                if f.read().startswith(b"haproxy\0"):
-                    pids.append(pid)
-        except (OSError, ValueError):
-            pass
-    return pids
+    return live_pids(os.path.join(state, "external", "pids", "*.pid.haproxy"), "haproxy")
 
 
 def teardown(state, ids, bridge):
