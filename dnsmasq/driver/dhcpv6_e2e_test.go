@@ -31,14 +31,8 @@ func TestDHCPv6StatefulLease(t *testing.T) {
 		GatewayIP: "fd00:95::1", IPv6AddressMode: model.IPv6ModeDHCPv6Stateful, IPv6RAMode: model.IPv6ModeDHCPv6Stateful,
 		AllocationPools: []model.AllocPool{{Start: "fd00:95::2", End: "fd00:95::ffff"}}})
 	net.Ports[0].FixedIPs = append(net.Ports[0].FixedIPs, model.FixedIP{SubnetID: v6ID, IPAddress: "fd00:95::10"})
-	server.Put(net)
-	r := newRig(t, conf, server)
-	teardown(t, r, netID)
+	enableServed(t, conf, server, net)
 	ctx := context.Background()
-	n, _ := server.GetNetworkInfo(ctx, netID)
-	if err := r.drv.Enable(ctx, n); err != nil {
-		t.Fatal(err)
-	}
 	client := testnet.NewClient(t, "qe2e-vm95", "qe2evm95", net.Ports[0].MACAddress)
 
 	dir := t.TempDir()

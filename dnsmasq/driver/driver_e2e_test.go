@@ -101,6 +101,20 @@ func dnsmasqPid(t *testing.T, conf *config.Config, netID string) int {
 	return pid
 }
 
+// enableServed puts net on the server and enables it with a new rig,
+// torn down when the test ends.
+func enableServed(t *testing.T, conf *config.Config, server *memory.Server, net *model.Network) *rig {
+	t.Helper()
+	server.Put(net)
+	r := newRig(t, conf, server)
+	teardown(t, r, net.ID)
+	n, _ := server.GetNetworkInfo(context.Background(), net.ID)
+	if err := r.drv.Enable(context.Background(), n); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
 // teardown makes sure the network is gone even when the test failed.
 func teardown(t *testing.T, r *rig, netID string) {
 	t.Cleanup(func() {
@@ -116,15 +130,8 @@ func TestEnableServesRealClient(t *testing.T) {
 	conf := e2eConf(t)
 	server := memory.New(host)
 	net := e2eNetwork(netID, "e2e00001-5b00-4000-8000-000000000001", 91)
-	server.Put(net)
-	r := newRig(t, conf, server)
-	teardown(t, r, netID)
+	r := enableServed(t, conf, server, net)
 	ctx := context.Background()
-
-	n, _ := server.GetNetworkInfo(ctx, netID)
-	if err := r.drv.Enable(ctx, n); err != nil {
-		t.Fatal(err)
-	}
 	pid := dnsmasqPid(t, conf, netID)
 
 	client := testnet.NewClient(t, "qe2e-vm91", "qe2evm91", net.Ports[0].MACAddress)
@@ -143,7 +150,7 @@ func TestEnableServesRealClient(t *testing.T) {
 	moved := server.Network(netID) // with the DHCP port the server created
 	moved.Port(net.Ports[0].ID).FixedIPs[0].IPAddress = "10.91.0.11"
 	server.Put(moved)
-	n, _ = server.GetNetworkInfo(ctx, netID)
+	n, _ := server.GetNetworkInfo(ctx, netID)
 	if err := r.drv.ReloadAllocations(ctx, n); err != nil {
 		t.Fatal(err)
 	}
@@ -222,20 +229,14 @@ func TestAgentRestartAdoptsDnsmasq(t *testing.T) {
 	const netID = "e2e00002-0000-4000-8000-000000000002"
 	conf := e2eConf(t)
 	server := memory.New(host)
-	server.Put(e2eNetwork(netID, "e2e00002-5b00-4000-8000-000000000002", 92))
-	r := newRig(t, conf, server)
-	teardown(t, r, netID)
+	r := enableServed(t, conf, server, e2eNetwork(netID, "e2e00002-5b00-4000-8000-000000000002", 92))
 	ctx := context.Background()
-	n, _ := server.GetNetworkInfo(ctx, netID)
-	if err := r.drv.Enable(ctx, n); err != nil {
-		t.Fatal(err)
-	}
 	pid := dnsmasqPid(t, conf, netID)
 
 	// a new agent process: new driver and monitor, same state
 	r.stop()
 	r2 := newRig(t, conf, server)
-	n, _ = server.GetNetworkInfo(ctx, netID)
+	n, _ := server.GetNetworkInfo(ctx, netID)
 	if err := r2.drv.Enable(ctx, n); err != nil {
 		t.Fatal(err)
 	}
@@ -269,20 +270,13 @@ func TestAgentRestartAdoptsDnsmasq(t *testing.T) {
 // root end nor its OVS port behind.
 func TestVethServesRealClient(t *testing.T) {
 	testnet.RequireRoot(t)
-	const netID = "e2e00003-0000-4000-8000-000000000003"
+	const netID = "e2e00007-0000-4000-8000-000000000007"
 	conf := e2eConf(t)
 	conf.OVSUseVeth = true
 	server := memory.New(host)
-	net := e2eNetwork(netID, "e2e00003-5b00-4000-8000-000000000003", 93)
-	server.Put(net)
-	r := newRig(t, conf, server)
-	teardown(t, r, netID)
+	net := e2eNetwork(netID, "e2e00007-5b00-4000-8000-000000000007", 93)
+	r := enableServed(t, conf, server, net)
 	ctx := context.Background()
-
-	n, _ := server.GetNetworkInfo(ctx, netID)
-	if err := r.drv.Enable(ctx, n); err != nil {
-		t.Fatal(err)
-	}
 	dhcpPort := server.Network(netID).DHCPPortOf(host)
 	dev, err := os.ReadFile(dnsmasq.ConfPaths(conf, netID).Interface)
 	if err != nil || string(dev) != "ns-"+dhcpPort.ID[:11] {

@@ -24,21 +24,15 @@ func TestReloadAfterTaggedHostKeepsServing(t *testing.T) {
 	server := memory.New(host)
 	net := e2eNetwork(netID, "e2e00003-5b00-4000-8000-000000000003", 94)
 	net.Ports[0].ExtraDHCPOpts = []model.ExtraDHCPOpt{{OptName: "tftp-server", OptValue: "10.94.0.5", IPVersion: 4}}
-	server.Put(net)
-	r := newRig(t, conf, server)
-	teardown(t, r, netID)
+	r := enableServed(t, conf, server, net)
 	ctx := context.Background()
-	n, _ := server.GetNetworkInfo(ctx, netID)
-	if err := r.drv.Enable(ctx, n); err != nil {
-		t.Fatal(err)
-	}
 	client := testnet.NewClient(t, "qe2e-vm94", "qe2evm94", net.Ports[0].MACAddress)
 	if l, err := client.DHCP(ctx); err != nil || l["ip"] != "10.94.0.10" {
 		t.Fatalf("first lease %v, %v", l, err)
 	}
 	pid := dnsmasqPid(t, conf, netID)
 	for i := 0; i < 3; i++ {
-		n, _ = server.GetNetworkInfo(ctx, netID)
+		n, _ := server.GetNetworkInfo(ctx, netID)
 		hupAt := time.Now()
 		if err := r.drv.ReloadAllocations(ctx, n); err != nil {
 			t.Fatal(err)
